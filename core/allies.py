@@ -252,7 +252,7 @@ def delete_allies(engine: Engine, ally_ids: Iterable[int]) -> int:
         return len(allies)
 
 
-def _filtered(stmt, filters: AllyFilters):
+def apply_filters(stmt, filters: AllyFilters):
     if filters.search:
         for word in fold(filters.search).split():
             escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -269,13 +269,13 @@ def _filtered(stmt, filters: AllyFilters):
 
 
 def list_allies(engine: Engine, filters: AllyFilters | None = None) -> list[Ally]:
-    stmt = _filtered(select(Ally), filters or AllyFilters()).order_by(Ally.name, Ally.id)
+    stmt = apply_filters(select(Ally), filters or AllyFilters()).order_by(Ally.name, Ally.id)
     with reading(engine) as session:
         return list(session.scalars(stmt).all())
 
 
 def count_allies(engine: Engine, filters: AllyFilters | None = None) -> int:
-    stmt = _filtered(select(func.count()).select_from(Ally), filters or AllyFilters())
+    stmt = apply_filters(select(func.count()).select_from(Ally), filters or AllyFilters())
     with reading(engine) as session:
         return int(session.scalar(stmt) or 0)
 
@@ -300,7 +300,7 @@ def view_rows(engine: Engine, filters: AllyFilters | None = None) -> list[dict[s
         Ally.id, Ally.name, Ally.ally_type, Ally.id_type, Ally.identification,
         Ally.check_digit, Ally.phone, Ally.email, Ally.city_name, Ally.status, Ally.origin,
     )
-    stmt = _filtered(select(*columns), filters or AllyFilters()).order_by(Ally.name, Ally.id)
+    stmt = apply_filters(select(*columns), filters or AllyFilters()).order_by(Ally.name, Ally.id)
     with reading(engine) as session:
         result = session.execute(stmt).all()
     rows = []

@@ -24,6 +24,7 @@ FORM_FIELDS = (
     "phone_extension", "email", "address", "city_code", "postal_code", "status", "notes",
     "fiscal_responsibilities", "vat_responsible",
 )
+CITY_DETAIL_FIELDS = ("city_name", "state_code", "state_name", "country_code")
 GRID_EDITABLE = ("name", "ally_type", "phone", "email", "status")
 
 
@@ -66,13 +67,19 @@ def fold(text: str | None) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+def search_text_for(values: Mapping[str, Any]) -> str:
+    """The folded text that the free-text filter looks in."""
+    document = values.get("identification") or ""
+    if values.get("id_type") == NIT and values.get("check_digit") is not None:
+        document = f"{document} {document}-{values['check_digit']}"
+    keys = ("name", "commercial_name", "email", "phone", "city_name")
+    parts = [values.get(k) for k in keys] + [document]
+    return fold(" ".join(p for p in parts if p))
+
+
 def refresh_derived(ally: Ally) -> None:
     """Recompute the columns that follow from the others."""
-    parts = [
-        ally.name, ally.commercial_name, ally.identification, formatted_document(ally),
-        ally.email, ally.phone, ally.city_name,
-    ]
-    ally.search_text = fold(" ".join(p for p in parts if p))
+    ally.search_text = search_text_for(ally.__dict__)
 
 
 def formatted_document(ally: Ally) -> str:
@@ -129,7 +136,7 @@ def get_ally(engine: Engine, ally_id: int) -> Ally:
 
 def ally_form_values(ally: Ally) -> dict[str, Any]:
     """The values a form shows for ``ally`` (the inverse of validate_ally)."""
-    values = {name: getattr(ally, name) for name in FORM_FIELDS}
+    values = {name: getattr(ally, name) for name in FORM_FIELDS + CITY_DETAIL_FIELDS}
     values["fiscal_responsibilities"] = (
         ally.fiscal_responsibilities.split(",") if ally.fiscal_responsibilities else []
     )
@@ -165,9 +172,9 @@ def _apply_changes(session: Session, ally: Ally, changes: Mapping[str, Any]) -> 
                 merged["business_name"] = text
         elif key in FORM_FIELDS:
             merged[key] = value
-    clean = validate_ally(merged, lenient_contact=ally.origin == "siigo" and not (
-        {"phone", "email"} & set(changes)
-    ))
+    # Values that came from Siigo and are not being edited are not re-judged.
+    from_siigo = ally.siigo_id is not None and not ({"phone", "email"} & set(changes))
+    clean = validate_ally(merged, lenient=from_siigo)
     document_keys = ("id_type", "identification", "branch_office")
     if any(clean[k] != getattr(ally, k) for k in document_keys):
         other = find_by_document(session, *(clean[k] for k in document_keys))

@@ -174,12 +174,12 @@ def display_name(person_type: str, first: str | None, last: str | None, business
     return business or ""
 
 
-def validate_ally(data: Mapping[str, Any], *, lenient_contact: bool = False) -> dict[str, Any]:
+def validate_ally(data: Mapping[str, Any], *, lenient: bool = False) -> dict[str, Any]:
     """Validate and normalise one ally; see the module docstring.
 
-    With ``lenient_contact`` (used for Siigo data, which this app does not own)
-    a phone or e-mail that does not validate is kept as written instead of
-    refusing the whole record.
+    With ``lenient`` (used for Siigo data, which this app does not own) a
+    phone, e-mail or fiscal code that does not validate is kept as written
+    instead of refusing the whole record; identity and names are still checked.
     """
     errors: dict[str, str] = {}
     out: dict[str, Any] = {}
@@ -255,7 +255,7 @@ def validate_ally(data: Mapping[str, Any], *, lenient_contact: bool = False) -> 
                 raise ValueError("La extensión admite solo dígitos, hasta 10.")
             out["phone_extension"] = ext
     except ValueError as exc:
-        if lenient_contact:
+        if lenient:
             out["phone"] = _optional(data.get("phone"))
             out["phone"] = out["phone"][:20] if out["phone"] else None
             out["phone_extension"] = (_optional(data.get("phone_extension")) or "")[:10] or None
@@ -264,7 +264,7 @@ def validate_ally(data: Mapping[str, Any], *, lenient_contact: bool = False) -> 
     try:
         out["email"] = normalize_email(data.get("email"))
     except ValueError as exc:
-        if lenient_contact:
+        if lenient:
             out["email"] = (_optional(data.get("email")) or "")[:254] or None
         else:
             errors["email"] = str(exc)
@@ -275,7 +275,16 @@ def validate_ally(data: Mapping[str, Any], *, lenient_contact: bool = False) -> 
     out.update(city_code=None, city_name=None, state_code=None, state_name=None, country_code=None)
     if city_code:
         city = colombian_cities().get(city_code)
-        if city is None:
+        if city is None and lenient:
+            # A city outside the catalogue (another country, say) as Siigo sent it.
+            out.update(
+                city_code=city_code[:10],
+                city_name=(_optional(data.get("city_name")) or "")[:100] or None,
+                state_code=(_optional(data.get("state_code")) or "")[:5] or None,
+                state_name=(_optional(data.get("state_name")) or "")[:100] or None,
+                country_code=(clean_text(data.get("country_code")).upper()[:3] or None),
+            )
+        elif city is None:
             errors["city_code"] = "Elija una ciudad de la lista de municipios de Colombia."
         else:
             out.update(
@@ -296,7 +305,7 @@ def validate_ally(data: Mapping[str, Any], *, lenient_contact: bool = False) -> 
     if isinstance(fiscal, str):
         fiscal = [code for code in re.split(r"[,;\s]+", fiscal) if code]
     unknown = [code for code in fiscal if code not in FISCAL_RESPONSIBILITIES]
-    if unknown:
+    if unknown and not lenient:
         errors["fiscal_responsibilities"] = f"Códigos no reconocidos: {', '.join(unknown)}."
     out["fiscal_responsibilities"] = ",".join(dict.fromkeys(fiscal)) or None
     out["vat_responsible"] = bool(data.get("vat_responsible", False))

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 
 from core.allies import search_text_for
 from core.db import reading, transaction, utcnow
+from core.locks import import_lock
 from core.models import Ally, ImportRun
 from core.settings import Settings
 from core.siigo.client import SiigoClient
@@ -95,6 +96,7 @@ class ImportPreview:
     requests: int = 0
     retries: int = 0
     started_at: datetime = field(default_factory=utcnow)
+    fetch_seconds: float = 0.0
     note: str | None = None
 
     @property
@@ -379,11 +381,13 @@ def preview_import(
             mode, note = FULL, "No hay una importación exitosa previa: se hace una completa."
         else:
             since = last.started_at - SYNC_OVERLAP
-    try:
-        result = client.fetch_all_customers(updated_start=since, progress=progress)
-    except SiigoError as exc:
-        run_failed(engine, mode, str(exc), client=client, started_at=started, trigger=trigger)
-        raise
+    clock = time.monotonic()
+    with import_lock(engine):
+        try:
+            result = client.fetch_all_customers(updated_start=since, progress=progress)
+        except SiigoError as exc:
+            run_failed(engine, mode, str(exc), client=client, started_at=started, trigger=trigger)
+            raise
     with reading(engine) as session:
         plan = _plan(session, result.customers, mode, started)
     return ImportPreview(
@@ -391,7 +395,7 @@ def preview_import(
         records=result.customers, new=plan.new, changed=plan.changed, unchanged=plan.unchanged,
         rejected=plan.rejected, missing=plan.missing, conflicts=plan.conflicts,
         requests=client.stats.requests, retries=client.stats.retries, started_at=started,
-        note=note,
+        fetch_seconds=time.monotonic() - clock, note=note,
     )
 
 
@@ -405,6 +409,11 @@ def apply_import(
     """Apply the preview in one transaction and record the run."""
     clock = time.monotonic()
     now = utcnow()
+    with import_lock(engine):
+        return _apply_locked(engine, preview, trigger, missing_action, clock, now)
+
+
+def _apply_locked(engine, preview, trigger, missing_action, clock, now) -> ImportRun:
     try:
         with transaction(engine) as session:
             plan = _plan(session, preview.records, preview.mode, now)
@@ -432,8 +441,7 @@ def apply_import(
                 created=len(plan.inserts), updated=len(plan.changed), unchanged=plan.unchanged,
                 rejected=len(plan.rejected), deactivated=deactivated,
                 requests=preview.requests, retries=preview.retries,
-                duration_seconds=(now - preview.started_at).total_seconds()
-                + (time.monotonic() - clock),
+                duration_seconds=preview.fetch_seconds + (time.monotonic() - clock),
             )
             session.add(run)
     except Exception as exc:

@@ -1,0 +1,1 @@
+"""Streamlit pages of Aliados; ``common`` and ``ally_form`` are shared helpers, not pages."""

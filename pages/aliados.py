@@ -1,0 +1,212 @@
+"""Aliados: filters, the editable grid, edit/delete of selected rows and the exports."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+
+import pandas as pd
+import streamlit as st
+from st_aggrid import AgGrid, DataReturnMode, GridOptionsBuilder
+
+from core.allies import (
+    GRID_EDITABLE,
+    VIEW_COLUMNS,
+    AllyFilters,
+    city_options,
+    delete_allies,
+    save_grid_edits,
+    view_rows,
+)
+from core.catalogs import ALLY_TYPE_LABELS, ORIGIN_LABELS, STATUS_LABELS
+from core.export import export_csv, export_filename, export_xlsx
+from pages.common import EDIT_ALLY_KEY, flash, format_int, get_engine, label_for, show_flashes
+
+# Not widget keys: they survive while the page is not rendered.
+FILTERS_KEY = "_aliados_filters"
+GRID_VERSION_KEY = "_aliados_grid_version"
+SNAPSHOT_KEY = "_aliados_grid_snapshot"
+# The grid gets what a person can page through; SQL filters narrow the rest.
+MAX_GRID_ROWS = 5_000
+FILTER_FIELDS = ("search", "ally_type", "status", "city_code", "origin")
+
+
+def _bump_grid() -> None:
+    st.session_state[GRID_VERSION_KEY] = st.session_state.get(GRID_VERSION_KEY, 0) + 1
+
+
+def _filter_widgets(engine) -> AllyFilters:
+    saved: dict = st.session_state.setdefault(FILTERS_KEY, dict.fromkeys(FILTER_FIELDS))
+    cities = dict(city_options(engine))
+    if saved.get("city_code") not in cities:
+        saved["city_code"] = None
+    for name in FILTER_FIELDS:
+        # Re-seed each widget from the stored filters after a visit to another page.
+        if f"filtro_{name}" not in st.session_state:
+            st.session_state[f"filtro_{name}"] = saved.get(name) or (
+                "" if name == "search" else None
+            )
+
+    c1, c2, c3, c4, c5 = st.columns([3, 1, 1, 2, 1])
+    c1.text_input(
+        "Buscar", key="filtro_search", placeholder="Nombre, documento, correo, teléfono o ciudad",
+    )
+    c2.selectbox(
+        "Tipo", [None, *ALLY_TYPE_LABELS], key="filtro_ally_type",
+        format_func=lambda v: label_for(ALLY_TYPE_LABELS, v),
+    )
+    c3.selectbox(
+        "Estado", [None, *STATUS_LABELS], key="filtro_status",
+        format_func=lambda v: label_for(STATUS_LABELS, v),
+    )
+    c4.selectbox(
+        "Ciudad", [None, *cities], key="filtro_city_code",
+        format_func=lambda v: "Todas" if v is None else cities.get(v, v),
+    )
+    c5.selectbox(
+        "Origen", [None, *ORIGIN_LABELS], key="filtro_origin",
+        format_func=lambda v: label_for(ORIGIN_LABELS, v),
+    )
+    for name in FILTER_FIELDS:
+        saved[name] = st.session_state[f"filtro_{name}"] or None
+    return AllyFilters(**{name: saved[name] for name in FILTER_FIELDS})
+
+
+def _grid_options(frame: pd.DataFrame) -> dict:
+    builder = GridOptionsBuilder.from_dataframe(frame)
+    builder.configure_default_column(
+        filter=True, sortable=True, resizable=True, editable=False,
+    )
+    for field, header in VIEW_COLUMNS.items():
+        builder.configure_column(field, header, editable=field in GRID_EDITABLE)
+    builder.configure_column("id", "ID", width=80, maxWidth=100, filter="agNumberColumnFilter")
+    for field, labels in (("ally_type", ALLY_TYPE_LABELS), ("status", STATUS_LABELS)):
+        # refData shows the Spanish label while the cell keeps the stored code.
+        builder.configure_column(
+            field, VIEW_COLUMNS[field], editable=True, refData=labels,
+            cellEditor="agSelectCellEditor", cellEditorParams={"values": list(labels)},
+        )
+    builder.configure_column("origin", VIEW_COLUMNS["origin"], refData=ORIGIN_LABELS)
+    builder.configure_grid_options(
+        rowSelection={
+            "mode": "multiRow", "checkboxes": True, "headerCheckbox": True,
+            "enableClickSelection": False,
+        },
+        pagination=True, paginationPageSize=50, paginationPageSizeSelector=[25, 50, 100, 500],
+        stopEditingWhenCellsLoseFocus=True, singleClickEdit=False,
+    )
+    return builder.build()
+
+
+@st.dialog("Eliminar aliados")
+def _confirm_delete(selected: list[tuple[int, str]]) -> None:
+    if len(selected) == 1:
+        st.write(f"¿Eliminar a **{selected[0][1]}**? Esta acción no se puede deshacer.")
+    else:
+        st.write(
+            f"¿Eliminar los **{len(selected)}** aliados seleccionados? "
+            "Esta acción no se puede deshacer."
+        )
+        st.caption(", ".join(name for _id, name in selected[:10]) + (
+            "…" if len(selected) > 10 else ""
+        ))
+    c1, c2 = st.columns(2)
+    if c1.button("Sí, eliminar", type="primary", key="aliados_delete_confirm"):
+        deleted = delete_allies(get_engine(), [ally_id for ally_id, _name in selected])
+        flash("success", f"Se eliminaron {deleted} aliado(s).")
+        _bump_grid()
+        st.rerun()
+    if c2.button("Cancelar", key="aliados_delete_cancel"):
+        st.rerun()
+
+
+def _records(frame: pd.DataFrame | None) -> list[dict]:
+    if frame is None or len(frame) == 0:
+        return []
+    frame = frame.astype(object).where(frame.notna(), None)
+    return frame.to_dict("records")
+
+
+st.title("Aliados")
+show_flashes()
+engine = get_engine()
+filters = _filter_widgets(engine)
+
+# The grid keeps the rows it was first sent until the filters change or a save
+# happens; edits are compared against exactly those rows.
+filter_hash = hashlib.sha1(json.dumps(asdict(filters), sort_keys=True).encode()).hexdigest()
+grid_key = f"aliados_grid_{st.session_state.get(GRID_VERSION_KEY, 0)}_{filter_hash[:10]}"
+snapshot = st.session_state.get(SNAPSHOT_KEY)
+if snapshot is None or snapshot[0] != grid_key:
+    all_rows = view_rows(engine, filters)
+    snapshot = (grid_key, all_rows[:MAX_GRID_ROWS], len(all_rows))
+    st.session_state[SNAPSHOT_KEY] = snapshot
+_key, rows, total = snapshot
+
+head, reload_col = st.columns([5, 1])
+head.markdown(f"**{format_int(total)} aliados**" + (" con estos filtros" if not filters.is_empty()
+                                                   else ""))
+if reload_col.button("Recargar", key="aliados_reload", help="Vuelve a leer la base de datos."):
+    _bump_grid()
+    st.rerun()
+
+if not rows:
+    if filters.is_empty():
+        st.info("Todavía no hay aliados. Cree uno o impórtelos desde Siigo.")
+        st.page_link("pages/crear_aliado.py", label="Crear un aliado", icon="➕")
+        st.page_link("pages/importar_siigo.py", label="Importar desde Siigo", icon="🔄")
+    else:
+        st.info("Ningún aliado cumple estos filtros.")
+    st.stop()
+
+if total > len(rows):
+    st.warning(
+        f"Se muestran los primeros {format_int(len(rows))} de {format_int(total)}: "
+        "use los filtros para encontrar el resto. Las descargas incluyen todos."
+    )
+
+frame = pd.DataFrame(rows, columns=list(VIEW_COLUMNS))
+st.caption("Doble clic en nombre, tipo, teléfono, correo o estado para editar; Enter guarda.")
+grid = AgGrid(
+    frame,
+    gridOptions=_grid_options(frame),
+    height=520,
+    data_return_mode=DataReturnMode.AS_INPUT,
+    update_on=["cellValueChanged", "selectionChanged"],
+    allow_unsafe_jscode=False,
+    key=grid_key,
+    theme="streamlit",
+    show_toolbar=False,
+)
+
+edited = _records(grid.data) if grid.grid_response else []
+if edited:
+    result = save_grid_edits(engine, rows, edited)
+    if result.saved or result.refused:
+        if result.saved:
+            flash("success", f"Se guardaron los cambios de {len(result.saved)} aliado(s).")
+        for message in result.refused:
+            flash("error", f"No se guardó: {message}")
+        _bump_grid()
+        st.rerun()
+
+selected = _records(grid.selected_rows)
+chosen = [(int(r["id"]), str(r["name"])) for r in selected]
+c1, c2, c3, c4 = st.columns(4)
+if c1.button("Editar", key="aliados_edit", disabled=len(chosen) != 1,
+             help="Seleccione una sola fila para editarla en el formulario completo."):
+    st.session_state[EDIT_ALLY_KEY] = chosen[0][0]
+    st.switch_page("pages/editar_aliado.py")
+if c2.button("Eliminar", key="aliados_delete", disabled=not chosen,
+             help="Seleccione una o varias filas."):
+    _confirm_delete(chosen)
+c3.download_button(
+    "Descargar Excel", data=lambda: export_xlsx(engine, filters),
+    file_name=export_filename("xlsx"), on_click="ignore", key="aliados_xlsx",
+    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+)
+c4.download_button(
+    "Descargar CSV", data=lambda: export_csv(engine, filters),
+    file_name=export_filename("csv"), on_click="ignore", key="aliados_csv", mime="text/csv",
+)

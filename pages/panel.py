@@ -1,0 +1,62 @@
+"""Panel: headline figures and charts of the allies."""
+
+import pandas as pd
+import streamlit as st
+
+from core.allies import dashboard_stats
+from core.catalogs import ALLY_TYPE_LABELS, ORIGIN_LABELS, STATUS_LABELS
+from pages.common import format_int, get_engine, show_flashes
+
+
+def _series(counts: dict, labels: dict, name: str) -> pd.DataFrame:
+    """A one-column frame indexed by Spanish labels, in the order of ``labels``."""
+    keys = list(labels) + [k for k in counts if k not in labels]
+    return pd.DataFrame(
+        {name: [counts.get(k, 0) for k in keys]},
+        index=pd.Index([labels.get(k, k) for k in keys], name="Categoría"),
+    )
+
+
+st.title("Panel de aliados")
+show_flashes()
+stats = dashboard_stats(get_engine())
+
+if stats["total"] == 0:
+    st.info(
+        "Todavía no hay aliados. Empiece por crear un aliado a mano o por importar "
+        "los terceros desde Siigo."
+    )
+    st.page_link("pages/crear_aliado.py", label="Crear un aliado", icon="➕")
+    st.page_link("pages/importar_siigo.py", label="Importar desde Siigo", icon="🔄")
+    st.stop()
+
+by_type, by_status = stats["by_type"], stats["by_status"]
+cols = st.columns(5)
+cols[0].metric("Total de aliados", format_int(stats["total"]))
+cols[1].metric("Clientes", format_int(by_type.get("cliente", 0)))
+cols[2].metric("Proveedores", format_int(by_type.get("proveedor", 0)))
+cols[3].metric("Activos", format_int(by_status.get("activo", 0)))
+cols[4].metric("Inactivos", format_int(by_status.get("inactivo", 0)))
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Por tipo")
+    st.bar_chart(_series(by_type, ALLY_TYPE_LABELS, "Aliados"), horizontal=True, sort=False)
+    st.subheader("Por estado")
+    st.bar_chart(_series(by_status, STATUS_LABELS, "Aliados"), horizontal=True, sort=False)
+    st.subheader("Por origen")
+    origin = _series(stats["by_origin"], ORIGIN_LABELS, "Aliados")
+    st.bar_chart(origin, horizontal=True, sort=False)
+with right:
+    st.subheader("Ciudades con más aliados")
+    if stats["top_cities"]:
+        cities = pd.DataFrame(stats["top_cities"], columns=["Ciudad", "Aliados"])
+        st.bar_chart(cities, x="Ciudad", y="Aliados", horizontal=True, sort="-Aliados")
+    else:
+        st.caption("Ningún aliado tiene ciudad registrada todavía.")
+    st.subheader("Aliados nuevos por mes")
+    months = pd.DataFrame(
+        {"Aliados nuevos": list(stats["per_month"].values())},
+        index=pd.Index(list(stats["per_month"]), name="Mes"),
+    )
+    st.bar_chart(months)

@@ -1,0 +1,263 @@
+"""Every page of the Streamlit app, driven headless with streamlit.testing.v1.AppTest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from core.allies import AllyFilters, count_allies, create_ally, get_ally, list_allies
+from core.db import make_engine
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+PAGES = (
+    "pages/panel.py", "pages/aliados.py", "pages/crear_aliado.py", "pages/editar_aliado.py",
+    "pages/importar_siigo.py", "pages/configuracion.py",
+)
+SIIGO_VARS = ("SIIGO_BASE_URL", "SIIGO_USERNAME", "SIIGO_ACCESS_KEY", "SIIGO_PARTNER_ID")
+
+COMPANY = {
+    "ally_type": "proveedor", "person_type": "juridica", "id_type": "31",
+    "identification": "900123456", "business_name": "Ferretería El Ñandú S.A.S.",
+    "city_code": "11001", "email": "compras@ferreteria-nandu.example",
+}
+PERSON = {
+    "ally_type": "cliente", "person_type": "natural", "id_type": "13",
+    "identification": "1020304050", "first_names": "Lucía Fernanda",
+    "last_names": "Quintero Ardila", "phone": "3001234567", "city_code": "05001",
+    "status": "inactivo", "notes": "<b>no es html</b>",
+}
+
+
+@pytest.fixture
+def db_url(tmp_path, monkeypatch):
+    """A fresh SQLite file for the app, and no Siigo settings unless a test adds them."""
+    url = f"sqlite:///{tmp_path / 'app.sqlite'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    for name in SIIGO_VARS:
+        monkeypatch.setenv(name, "")
+    st.cache_resource.clear()
+    yield url
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def db(db_url):
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def seeded(db):
+    return [create_ally(db, COMPANY), create_ally(db, PERSON)]
+
+
+def open_page(page: str, **state) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at: AppTest, kind: str) -> list[str]:
+    return [element.value for element in getattr(at, kind)]
+
+
+def everything(at: AppTest) -> str:
+    parts = []
+    for kind in ("title", "subheader", "markdown", "caption", "info", "success", "warning",
+                 "error", "code"):
+        parts.extend(str(e.value) for e in getattr(at, kind))
+    return "\n".join(parts)
+
+
+# --- every page renders -----------------------------------------------------------------
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_an_empty_database(db_url, page):
+    at = open_page(page)
+    assert at.title[0].value
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_with_data(seeded, page):
+    open_page(page)
+
+
+# --- panel --------------------------------------------------------------------------------
+
+def test_empty_panel_says_what_to_do_first(db_url):
+    at = open_page("pages/panel.py")
+    assert not at.metric
+    assert "crear un aliado" in at.info[0].value
+    assert "importar" in at.info[0].value
+
+
+def test_panel_shows_the_figures(seeded):
+    at = open_page("pages/panel.py")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {
+        "Total de aliados": "2", "Clientes": "1", "Proveedores": "1",
+        "Activos": "1", "Inactivos": "1",
+    }
+    assert "Ciudades con más aliados" in texts(at, "subheader")
+
+
+# --- create -------------------------------------------------------------------------------
+
+def fill_company(at: AppTest, **overrides) -> None:
+    values = {"identification": "800.197.268", "business_name": "Distribuidora Los Almendros",
+              "phone": "601 345 6789", "email": "ventas@almendros.example", **overrides}
+    at.selectbox(key="crear_ally_type").set_value("proveedor")
+    at.radio(key="crear_person_type").set_value("juridica")
+    at.selectbox(key="crear_id_type").set_value("31")
+    at.run()
+    for name, value in values.items():
+        at.text_input(key=f"crear_{name}").input(value)
+    at.selectbox(key="crear_city_code").set_value("76001")
+    at.run()
+
+
+def test_create_form_shows_the_nit_check_digit_as_typed(db_url):
+    at = open_page("pages/crear_aliado.py")
+    at.text_input(key="crear_identification").input("800197268").run()
+    [dv] = [w for w in at.text_input if w.label == "DV"]
+    assert dv.value == "4" and dv.disabled
+
+
+def test_create_form_saves_the_ally_and_clears_itself(db, db_url):
+    at = open_page("pages/crear_aliado.py")
+    fill_company(at)
+    at.button(key="crear_submit").click().run()
+    assert not at.exception
+    allies = list_allies(db)
+    assert [(a.name, a.identification, a.check_digit, a.phone, a.city_name) for a in allies] == [
+        ("Distribuidora Los Almendros", "800197268", "4", "6013456789", "Cali")
+    ]
+    assert any("Distribuidora Los Almendros" in t.value for t in at.toast)
+    assert at.text_input(key="crear_business_name").value == ""
+    # The panel counts it at once.
+    at.switch_page("pages/panel.py").run()
+    assert {m.label: m.value for m in at.metric}["Total de aliados"] == "1"
+
+
+def test_create_form_shows_spanish_errors_beside_the_fields_and_stores_nothing(db, db_url):
+    at = open_page("pages/crear_aliado.py")
+    fill_company(at, business_name="", email="ventas en almendros", phone="345 6789")
+    at.button(key="crear_submit").click().run()
+    errors = texts(at, "error")
+    assert "Revise los campos marcados: el aliado no se guardó." in errors
+    assert "Escriba la razón social de la empresa." in errors
+    assert any(e.startswith("El correo no es válido") for e in errors)
+    assert any(e.startswith("Los fijos tienen ahora 10 dígitos") for e in errors)
+    assert count_allies(db) == 0
+    # What was typed stays, so the person only fixes the marked fields.
+    assert at.text_input(key="crear_identification").value == "800.197.268"
+
+
+def test_create_form_refuses_a_duplicate_document_naming_the_existing_ally(db, seeded):
+    at = open_page("pages/crear_aliado.py")
+    fill_company(at, identification="900123456-8", business_name="Otra razón social")
+    at.button(key="crear_submit").click().run()
+    assert any("Ferretería El Ñandú S.A.S." in e and f"id {seeded[0].id}" in e
+               for e in texts(at, "error"))
+    assert count_allies(db) == 2
+
+
+def test_natural_person_asks_for_names_and_surnames(db, db_url):
+    at = open_page("pages/crear_aliado.py")
+    at.radio(key="crear_person_type").set_value("natural")
+    at.selectbox(key="crear_id_type").set_value("13").run()
+    assert at.text_input(key="crear_first_names") and at.text_input(key="crear_last_names")
+    at.text_input(key="crear_identification").input("52.345.678")
+    at.text_input(key="crear_first_names").input("Andrés Felipe")
+    at.button(key="crear_submit").click().run()
+    assert "Escriba los apellidos de la persona." in texts(at, "error")
+    at.text_input(key="crear_last_names").input("Rincón Mejía")
+    at.button(key="crear_submit").click().run()
+    assert [a.name for a in list_allies(db)] == ["Andrés Felipe Rincón Mejía"]
+
+
+# --- edit ---------------------------------------------------------------------------------
+
+def test_edit_page_saves_only_what_changed(db, seeded):
+    person = seeded[1]
+    at = open_page("pages/editar_aliado.py", edit_ally_id=person.id)
+    prefix = f"editar_{person.id}_v0_"
+    assert at.text_input(key=f"{prefix}first_names").value == "Lucía Fernanda"
+    at.text_input(key=f"{prefix}phone").input("+57 310 555 0000")
+    at.button(key=f"{prefix}submit").click().run()
+    assert not at.exception
+    stored = get_ally(db, person.id)
+    assert stored.phone == "3105550000" and stored.version == 2
+    assert stored.notes == "<b>no es html</b>"
+    assert "Se guardaron los cambios de «Lucía Fernanda Quintero Ardila» en: Teléfono." in texts(
+        at, "success")
+    # The form now shows what core stored.
+    assert at.text_input(key=f"editar_{person.id}_v1_phone").value == "3105550000"
+
+
+def test_edit_page_without_changes_says_so(db, seeded):
+    at = open_page("pages/editar_aliado.py", edit_ally_id=seeded[0].id)
+    at.button(key=f"editar_{seeded[0].id}_v0_submit").click().run()
+    assert "No hay cambios que guardar." in texts(at, "info")
+    assert get_ally(db, seeded[0].id).version == 1
+
+
+def test_edit_page_shows_errors_and_keeps_the_stored_value(db, seeded):
+    company = seeded[0]
+    at = open_page("pages/editar_aliado.py", edit_ally_id=company.id)
+    prefix = f"editar_{company.id}_v0_"
+    at.text_input(key=f"{prefix}email").input("compras@")
+    at.button(key=f"{prefix}submit").click().run()
+    assert any(e.startswith("El correo no es válido") for e in texts(at, "error"))
+    assert get_ally(db, company.id).email == "compras@ferreteria-nandu.example"
+
+
+def test_edit_page_without_a_chosen_ally_offers_a_search(db, seeded):
+    at = open_page("pages/editar_aliado.py")
+    box = at.selectbox(key="editar_choice")
+    box.set_value(seeded[0].id).run()
+    assert at.text_input(key=f"editar_{seeded[0].id}_v0_business_name").value == (
+        "Ferretería El Ñandú S.A.S."
+    )
+
+
+def test_edit_page_reads_the_id_from_the_address(db, seeded):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.query_params["id"] = str(seeded[1].id)
+    at.switch_page("pages/editar_aliado.py").run()
+    assert not at.exception
+    assert at.text_input(key=f"editar_{seeded[1].id}_v0_last_names").value == "Quintero Ardila"
+
+
+# --- aliados ------------------------------------------------------------------------------
+
+def test_aliados_counts_and_filters_in_sql_and_keeps_filters_across_pages(db, seeded):
+    at = open_page("pages/aliados.py")
+    assert "**2 aliados**" in texts(at, "markdown")
+    at.text_input(key="filtro_search").input("nandu").run()
+    assert "**1 aliados** con estos filtros" in texts(at, "markdown")
+    at.selectbox(key="filtro_status").set_value("inactivo").run()
+    assert "Ningún aliado cumple estos filtros." in texts(at, "info")
+    at.selectbox(key="filtro_status").set_value(None).run()
+    at.switch_page("pages/panel.py").run()
+    at.switch_page("pages/aliados.py").run()
+    assert at.text_input(key="filtro_search").value == "nandu"
+    assert "**1 aliados** con estos filtros" in texts(at, "markdown")
+    assert count_allies(db, AllyFilters(search="nandu")) == 1
+
+
+def test_aliados_offers_the_grid_and_the_exports(db, seeded):
+    at = open_page("pages/aliados.py")
+    assert at.button(key="aliados_edit").disabled  # nothing selected yet
+    assert at.button(key="aliados_delete").disabled
+    kinds = [type(e).__name__ for e in at.main]
+    assert "UnknownElement" in kinds  # the AgGrid iframe; its inside is the browser test's

@@ -120,6 +120,7 @@ class RequestRecord(NamedTuple):
     path: str
     status: int | None
     query: dict[str, str]
+    headers: dict[str, str] = {}
 
 
 @dataclass
@@ -397,9 +398,10 @@ class SandboxServer:
                 self.add_generated_customers(trigger["count"])
 
     # -- stats ----------------------------------------------------------------------
-    def _record(self, method: str, path: str, status: int | None, query: dict) -> None:
+    def _record(self, method: str, path: str, status: int | None, query: dict,
+                headers: dict[str, str] | None = None) -> None:
         with self._lock:
-            self.request_log.append(RequestRecord(method, path, status, query))
+            self.request_log.append(RequestRecord(method, path, status, query, headers or {}))
             self._stats[(path, str(status) if status is not None else "none")] += 1
 
     def stats(self) -> dict:
@@ -947,19 +949,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._control(method, path, body)
             return
         qdict = dict(query)
+        hdrs = {k: v for k, v in self.headers.items() if k.lower() != "authorization"}
+        auth_header = self.headers.get("Authorization")
+        if auth_header:
+            hdrs["Authorization"] = "Bearer ***" if auth_header.lower().startswith(
+                "bearer ") else "***"
         fault = sandbox._take_fault(method, path)
         if fault is not None:
             if fault["kind"] == "drop":
-                sandbox._record(method, path, None, qdict)
+                sandbox._record(method, path, None, qdict, hdrs)
                 self._drop()
                 return
             if fault["kind"] == "hang":
-                sandbox._record(method, path, None, qdict)
+                sandbox._record(method, path, None, qdict, hdrs)
                 sandbox._stop_event.wait(float(fault.get("seconds", 5)))
                 self._drop()
                 return
             status, reply_body, headers = _fault_reply(fault)
-            sandbox._record(method, path, status, qdict)
+            sandbox._record(method, path, status, qdict, hdrs)
             self._send(status, reply_body, headers)
             return
         try:
@@ -971,7 +978,7 @@ class _Handler(BaseHTTPRequestHandler):
             logger.exception("sandbox handler failed")
             status, reply, headers = 500, error_body(500, "unhandled_error",
                                                      _STATUS_MESSAGES[500]), {}
-        sandbox._record(method, path, status, qdict)
+        sandbox._record(method, path, status, qdict, hdrs)
         self._send(status, reply, headers)
 
     def _route(self, method: str, path: str, query: list[tuple[str, str]], body: Any

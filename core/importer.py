@@ -343,9 +343,10 @@ def _plan(session, records: Iterable[Mapping[str, Any]], mode: str, now: datetim
             plan.unchanged += 1
             continue
         change = PlannedChange(siigo_id, values["name"], _describe(values), diffs, current["id"])
+        # Edited here: the Siigo-owned values no longer match what the last sync wrote.
         edited_here = (
-            current["last_synced_at"] is not None
-            and current["updated_at"] > current["last_synced_at"]
+            current["siigo_fingerprint"] is not None
+            and fingerprint(current) != current["siigo_fingerprint"]
         )
         changed_there = current["siigo_fingerprint"] not in (None, digest)
         if diffs and edited_here and changed_there:

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from stdnum.co import nit as co_nit
 
-from core.siigo.timestamps import format_timestamp
 
 __all__ = [
     "CITIES_CSV",

@@ -2,19 +2,22 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="Aliados", page_icon="🤝", layout="wide")
+st.set_page_config(page_title="Aliados", page_icon=":material/handshake:", layout="wide")
 
 pages = {
     "Aliados": [
-        st.Page("pages/panel.py", title="Panel", icon="📊", default=True),
-        st.Page("pages/aliados.py", title="Aliados", icon="📇"),
-        st.Page("pages/crear_aliado.py", title="Crear aliado", icon="➕"),
-        st.Page("pages/editar_aliado.py", title="Editar aliado", icon="✏️"),
+        st.Page("pages/panel.py", title="Panel", icon=":material/dashboard:", default=True),
+        st.Page("pages/aliados.py", title="Aliados", icon=":material/groups:"),
+        st.Page("pages/crear_aliado.py", title="Crear aliado", icon=":material/person_add:"),
+        st.Page("pages/editar_aliado.py", title="Editar aliado", icon=":material/edit:"),
     ],
     "Integración": [
-        st.Page("pages/importar_siigo.py", title="Importar desde Siigo", icon="🔄"),
-        st.Page("pages/configuracion.py", title="Configuración", icon="⚙️"),
+        st.Page("pages/importar_siigo.py", title="Importar desde Siigo", icon=":material/sync:"),
+        st.Page("pages/configuracion.py", title="Configuración", icon=":material/settings:"),
     ],
 }
 
-st.navigation(pages).run()
+navigation = st.navigation(pages)
+# Marks that this session runs under st.navigation (see pages.common.require_navigation).
+st.session_state["_navigation_ready"] = True
+navigation.run()

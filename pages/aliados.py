@@ -21,7 +21,15 @@ from core.allies import (
 )
 from core.catalogs import ALLY_TYPE_LABELS, ORIGIN_LABELS, STATUS_LABELS
 from core.export import export_csv, export_filename, export_xlsx
-from pages.common import EDIT_ALLY_KEY, flash, format_int, get_engine, label_for, show_flashes
+from pages.common import (
+    EDIT_ALLY_KEY,
+    flash,
+    format_int,
+    get_engine,
+    label_for,
+    require_navigation,
+    show_flashes,
+)
 
 # Not widget keys: they survive while the page is not rendered.
 FILTERS_KEY = "_aliados_filters"
@@ -128,6 +136,7 @@ def _records(frame: pd.DataFrame | None) -> list[dict]:
     return frame.to_dict("records")
 
 
+require_navigation()
 st.title("Aliados")
 show_flashes()
 engine = get_engine()
@@ -145,8 +154,8 @@ if snapshot is None or snapshot[0] != grid_key:
 _key, rows, total = snapshot
 
 head, reload_col = st.columns([5, 1])
-head.markdown(f"**{format_int(total)} aliados**" + (" con estos filtros" if not filters.is_empty()
-                                                   else ""))
+suffix = "" if filters.is_empty() else " con estos filtros"
+head.markdown(f"**{format_int(total)} aliados**{suffix}")
 if reload_col.button("Recargar", key="aliados_reload", help="Vuelve a leer la base de datos."):
     _bump_grid()
     st.rerun()
@@ -154,8 +163,12 @@ if reload_col.button("Recargar", key="aliados_reload", help="Vuelve a leer la ba
 if not rows:
     if filters.is_empty():
         st.info("Todavía no hay aliados. Cree uno o impórtelos desde Siigo.")
-        st.page_link("pages/crear_aliado.py", label="Crear un aliado", icon="➕")
-        st.page_link("pages/importar_siigo.py", label="Importar desde Siigo", icon="🔄")
+        st.page_link(
+            "pages/crear_aliado.py", label="Crear un aliado", icon=":material/person_add:"
+        )
+        st.page_link(
+            "pages/importar_siigo.py", label="Importar desde Siigo", icon=":material/sync:"
+        )
     else:
         st.info("Ningún aliado cumple estos filtros.")
     st.stop()

@@ -138,7 +138,7 @@ def render(
         for name in names:
             shown.add(name)
             if name in errors:
-                st.error(errors[name], icon="⚠️")
+                st.error(errors[name], icon=":material/error:")
 
     c1, c2, c3 = st.columns(3)
     with c1:
@@ -245,5 +245,5 @@ def render(
 
     for name, message in errors.items():
         if name not in shown:
-            st.error(f"{FIELD_LABELS.get(name, name)}: {message}", icon="⚠️")
+            st.error(f"{FIELD_LABELS.get(name, name)}: {message}", icon=":material/error:")
     st.button(submit_label, type="primary", key=key("submit"), on_click=on_submit)

@@ -18,6 +18,17 @@ EDIT_ALLY_KEY = "edit_ally_id"
 FLASH_KEY = "_flash_messages"
 
 
+def require_navigation() -> None:
+    """Send the session through streamlit_app.py if a page was run without it.
+
+    Streamlit 1.67 runs a file of ``pages/`` directly, with the old automatic page
+    list in the sidebar, when the first visit after the server starts is a deep link
+    (``/aliados``) and ``st.navigation`` has not run in the process yet.
+    """
+    if not st.session_state.get("_navigation_ready"):
+        st.switch_page("streamlit_app.py")
+
+
 def get_settings() -> Settings:
     """Fresh settings on every run: they are cheap and may change between runs."""
     return load_settings()
@@ -52,7 +63,7 @@ def flash(kind: str, text: str) -> None:
 def show_flashes() -> None:
     for kind, text in st.session_state.pop(FLASH_KEY, []):
         if kind == "toast":
-            st.toast(text, icon="✅")
+            st.toast(text, icon=":material/check_circle:")
         else:
             getattr(st, kind)(text)
 

@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.allies import AllyValidationError, create_ally
 from pages import ally_form
-from pages.common import EDIT_ALLY_KEY, flash, get_engine, show_flashes
+from pages.common import EDIT_ALLY_KEY, flash, get_engine, require_navigation, show_flashes
 
 PREFIX = "crear_"
 LAST_CREATED_KEY = "_last_created_ally"
@@ -22,6 +22,7 @@ def _create() -> None:
     flash("toast", f"Aliado creado: {ally.name}")
 
 
+require_navigation()
 st.title("Crear aliado")
 show_flashes()
 
@@ -30,7 +31,7 @@ if last:
     ally_id, name = last
     st.success(f"Se guardó «{name}». Ya aparece en el panel y en la lista de aliados.")
     c1, c2 = st.columns(2)
-    c1.page_link("pages/aliados.py", label="Ver la lista de aliados", icon="📇")
+    c1.page_link("pages/aliados.py", label="Ver la lista de aliados", icon=":material/groups:")
     if c2.button("Editar este aliado", key="crear_edit_last"):
         st.session_state[EDIT_ALLY_KEY] = ally_id
         st.session_state.pop(LAST_CREATED_KEY, None)

@@ -12,7 +12,7 @@ from core.allies import (
 )
 from core.validation import FIELD_LABELS
 from pages import ally_form
-from pages.common import EDIT_ALLY_KEY, flash, get_engine, show_flashes
+from pages.common import EDIT_ALLY_KEY, flash, get_engine, require_navigation, show_flashes
 
 VERSION_KEY = "_edit_form_version"
 
@@ -57,6 +57,7 @@ def _save(ally_id: int, initial: dict) -> None:
         flash("info", "No hay cambios que guardar: los valores ya eran esos.")
 
 
+require_navigation()
 st.title("Editar aliado")
 show_flashes()
 engine = get_engine()
@@ -74,7 +75,7 @@ if ally is None:
     allies = list_allies(engine)
     if not allies:
         st.info("No hay aliados para editar. Cree uno o impórtelos desde Siigo.")
-        st.page_link("pages/crear_aliado.py", label="Crear un aliado", icon="➕")
+        st.page_link("pages/crear_aliado.py", label="Crear un aliado", icon=":material/person_add:")
         st.stop()
     choice = st.selectbox(
         "Elija el aliado que quiere editar",

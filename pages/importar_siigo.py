@@ -20,7 +20,15 @@ from core.importer import (
 from core.locks import ImportBusyError
 from core.siigo.errors import SiigoError
 from core.validation import FIELD_LABELS
-from pages.common import flash, format_datetime, format_int, get_engine, get_settings, show_flashes
+from pages.common import (
+    flash,
+    format_datetime,
+    format_int,
+    get_engine,
+    get_settings,
+    require_navigation,
+    show_flashes,
+)
 
 PREVIEW_KEY = "_siigo_preview"
 EXAMPLES = 20
@@ -39,17 +47,6 @@ def _run_line(run) -> str:
             f"{run.unchanged} sin cambios, {run.rejected} rechazados."
         )
     return f"{when} · {run.mode} · {run.status}: {run.error or 'sin detalle'}"
-
-
-def _describe_total(result) -> str:
-    """What test_connection returned, in words (a count or an object carrying one)."""
-    if isinstance(result, int):
-        return format_int(result)
-    for name in ("total_results", "total", "customers"):
-        value = getattr(result, name, None)
-        if isinstance(value, int):
-            return format_int(value)
-    return str(result)
 
 
 def _changes_table(changes, *, with_fields: bool) -> pd.DataFrame:
@@ -168,6 +165,7 @@ def _show_preview(preview) -> None:
         st.rerun()
 
 
+require_navigation()
 st.title("Importar desde Siigo")
 show_flashes()
 settings = get_settings()
@@ -182,7 +180,7 @@ else:
         "La integración con Siigo no está configurada: defina SIIGO_USERNAME y "
         "SIIGO_ACCESS_KEY (variables de entorno o .streamlit/secrets.toml)."
     )
-    st.page_link("pages/configuracion.py", label="Ver la configuración", icon="⚙️")
+    st.page_link("pages/configuracion.py", label="Ver la configuración", icon=":material/settings:")
 
 previous = last_run(engine)
 st.caption("Última importación: " + (_run_line(previous) if previous else "ninguna todavía."))
@@ -190,11 +188,11 @@ st.caption("Última importación: " + (_run_line(previous) if previous else "nin
 if st.button("Probar conexión", key="siigo_test", disabled=not settings.siigo_configured):
     try:
         with st.spinner("Conectando con Siigo…"):
-            result = build_client(settings).test_connection()
+            total = build_client(settings).test_connection()
     except SiigoError as exc:
         st.error(str(exc))
     else:
-        st.success(f"Conexión correcta: Siigo tiene {_describe_total(result)} terceros.")
+        st.success(f"Conexión correcta: Siigo tiene {format_int(total)} terceros.")
 
 st.divider()
 mode = st.radio(

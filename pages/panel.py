@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.allies import dashboard_stats
 from core.catalogs import ALLY_TYPE_LABELS, ORIGIN_LABELS, STATUS_LABELS
-from pages.common import format_int, get_engine, show_flashes
+from pages.common import format_int, get_engine, require_navigation, show_flashes
 
 
 def _series(counts: dict, labels: dict, name: str) -> pd.DataFrame:
@@ -17,6 +17,7 @@ def _series(counts: dict, labels: dict, name: str) -> pd.DataFrame:
     )
 
 
+require_navigation()
 st.title("Panel de aliados")
 show_flashes()
 stats = dashboard_stats(get_engine())
@@ -26,8 +27,8 @@ if stats["total"] == 0:
         "Todavía no hay aliados. Empiece por crear un aliado a mano o por importar "
         "los terceros desde Siigo."
     )
-    st.page_link("pages/crear_aliado.py", label="Crear un aliado", icon="➕")
-    st.page_link("pages/importar_siigo.py", label="Importar desde Siigo", icon="🔄")
+    st.page_link("pages/crear_aliado.py", label="Crear un aliado", icon=":material/person_add:")
+    st.page_link("pages/importar_siigo.py", label="Importar desde Siigo", icon=":material/sync:")
     st.stop()
 
 by_type, by_status = stats["by_type"], stats["by_status"]
@@ -56,7 +57,6 @@ with right:
         st.caption("Ningún aliado tiene ciudad registrada todavía.")
     st.subheader("Aliados nuevos por mes")
     months = pd.DataFrame(
-        {"Aliados nuevos": list(stats["per_month"].values())},
-        index=pd.Index(list(stats["per_month"]), name="Mes"),
+        {"Mes": list(stats["per_month"]), "Aliados nuevos": list(stats["per_month"].values())}
     )
-    st.bar_chart(months)
+    st.bar_chart(months, x="Mes", y="Aliados nuevos", height=300)

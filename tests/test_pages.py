@@ -261,3 +261,70 @@ def test_aliados_offers_the_grid_and_the_exports(db, seeded):
     assert at.button(key="aliados_delete").disabled
     kinds = [type(e).__name__ for e in at.main]
     assert "UnknownElement" in kinds  # the AgGrid iframe; its inside is the browser test's
+
+
+# --- import from Siigo --------------------------------------------------------------------
+
+@pytest.fixture
+def siigo_env(db_url, sandbox, monkeypatch):
+    monkeypatch.setenv("SIIGO_BASE_URL", sandbox.base_url)
+    monkeypatch.setenv("SIIGO_USERNAME", "sandbox@example.com")
+    monkeypatch.setenv("SIIGO_ACCESS_KEY", "sandbox-key")
+    monkeypatch.setenv("SIIGO_PARTNER_ID", "AliadosTests")
+    monkeypatch.setenv("SIIGO_REQUESTS_PER_MINUTE", "6000")
+    return sandbox
+
+
+def test_import_page_without_settings_says_what_is_missing(db_url):
+    at = open_page("pages/importar_siigo.py")
+    assert "no está configurada" in at.warning[0].value
+    assert at.button(key="siigo_import").disabled and at.button(key="siigo_test").disabled
+
+
+def test_import_page_tests_the_connection(siigo_env):
+    at = open_page("pages/importar_siigo.py")
+    at.button(key="siigo_test").click().run()
+    assert "Conexión correcta: Siigo tiene 120 terceros." in texts(at, "success")
+
+
+def test_import_preview_then_confirm_stores_the_allies(db, siigo_env):
+    at = open_page("pages/importar_siigo.py")
+    at.radio(key="siigo_mode").set_value("completa")
+    at.button(key="siigo_import").click().run()
+    assert not at.exception
+    preview = at.session_state["_siigo_preview"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Nuevos"] == str(len(preview.new)) and len(preview.new) > 0
+    assert int(metrics["Nuevos"]) + int(metrics["Rechazados"]) == 120
+    assert any("Siigo gana en los campos que administra" in i for i in texts(at, "info"))
+    assert count_allies(db) == 0  # a preview writes nothing
+
+    at.button(key="siigo_confirm").click().run()
+    assert not at.exception
+    assert count_allies(db) == len(preview.new)
+    assert count_allies(db, AllyFilters(origin="siigo")) == len(preview.new)
+    assert any(s.startswith(f"Importación aplicada: {len(preview.new)} nuevos")
+               for s in texts(at, "success"))
+    history = at.dataframe[-1].value
+    assert list(history["Resultado"]) == ["exitosa"]
+    assert "_siigo_preview" not in at.session_state
+
+    # A second run finds nothing new.
+    at.button(key="siigo_import").click().run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Nuevos"] == "0" and metrics["Sin cambios"] == str(len(preview.new))
+
+
+def test_import_with_wrong_credentials_shows_the_spanish_error_and_records_it(
+    db, siigo_env, monkeypatch
+):
+    monkeypatch.setenv("SIIGO_ACCESS_KEY", "clave-equivocada")
+    at = open_page("pages/importar_siigo.py")
+    at.button(key="siigo_import").click().run()
+    assert not at.exception
+    [message] = texts(at, "error")
+    assert message and "Traceback" not in message
+    assert "_siigo_preview" not in at.session_state
+    history = at.dataframe[-1].value
+    assert list(history["Resultado"]) == ["fallida"]
+    assert count_allies(db) == 0

@@ -1,0 +1,110 @@
+"""The real app in headless Chromium: import from the sandbox, then edit cells in the grid."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+
+from core.allies import get_ally
+from core.db import make_engine
+from tests.ui_helpers import CHROMIUM, browser_page, import_from_sandbox, running_app, siigo_env
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Chromium no está instalado"),
+]
+GRID = "iframe[title*='st_aggrid']"
+SAVE_WAIT_SECONDS = 30
+NAV_TITLES = [
+    "Panel", "Aliados", "Crear aliado", "Editar aliado", "Importar desde Siigo", "Configuración",
+]
+
+
+def wait_until(check, what: str):
+    """Poll ``check`` until it returns something truthy (the app saves asynchronously)."""
+    deadline = time.monotonic() + SAVE_WAIT_SECONDS
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            assert value, f"never happened: {what}"
+            return value
+        time.sleep(0.2)
+
+
+def current_grid(page, version: int):
+    """The grid rendered after ``version`` saves (the page bumps its key on each save).
+
+    A replaced grid lingers on the page while the rerun that replaces it runs, so
+    the test picks the grid by its key instead of taking any grid iframe.
+    """
+    grid = page.frame_locator(f"[class*='st-key-aliados_grid_{version}_'] {GRID}")
+    grid.locator(".ag-row").first.wait_for()
+    return grid
+
+
+def cell(grid, row_index: int, column: str):
+    return grid.locator(
+        f".ag-center-cols-container .ag-row[row-index='{row_index}'] .ag-cell[col-id='{column}']"
+    )
+
+
+def edit_cell(grid, row_index: int, column: str, text: str) -> None:
+    cell(grid, row_index, column).dblclick()
+    editor = grid.locator(".ag-cell-inline-editing input")
+    editor.fill(text)
+    editor.press("Enter")
+
+
+def row_id(grid, row_index: int) -> int:
+    return int(cell(grid, row_index, "id").inner_text().strip())
+
+
+def test_import_then_edit_phone_and_name_in_the_grid(tmp_path, sandbox):
+    url = f"sqlite:///{tmp_path / 'browser.sqlite'}"
+    engine = make_engine(url)
+    try:
+        with running_app(url, siigo_env(sandbox.base_url)) as base, browser_page() as page:
+            # A deep link as the first visit after start must still get the app's own
+            # navigation, not Streamlit's automatic list of pages/ (helpers included).
+            page.goto(f"{base}/aliados")
+            page.get_by_role("heading", name="Panel de aliados").wait_for()
+            links = page.locator("[data-testid='stSidebarNavLink']").all_inner_texts()
+            assert [link.strip().splitlines()[-1] for link in links] == NAV_TITLES
+
+            import_from_sandbox(page, base)
+
+            page.goto(f"{base}/aliados")
+            grid = current_grid(page, 0)
+            assert grid.locator(".ag-center-cols-container .ag-row").count() > 1
+
+            first = row_id(grid, 0)
+            edit_cell(grid, 0, "phone", "320 987 6543")
+            wait_until(lambda: get_ally(engine, first).phone == "3209876543", "phone saved")
+            page.get_by_text("Se guardaron los cambios de 1 aliado(s).").wait_for()
+
+            # The grid reloads from the database and shows the stored (normalised) value.
+            grid = current_grid(page, 1)
+            assert cell(grid, 0, "phone").inner_text() == "3209876543"
+
+            # An invalid e-mail is refused with the Spanish reason; the stored one stays.
+            other = row_id(grid, 2)
+            before = get_ally(engine, other).email
+            edit_cell(grid, 2, "email", "correo sin arroba")
+            page.get_by_text("El correo no es válido", exact=False).wait_for()
+            assert get_ally(engine, other).email == before
+            grid = current_grid(page, 2)
+            assert row_id(grid, 2) == other
+            assert cell(grid, 2, "email").inner_text() == (before or "")
+
+            # A name typed in the grid is saved too.
+            second = row_id(grid, 1)
+            edit_cell(grid, 1, "name", "Comercializadora Río Claro S.A.S.")
+            wait_until(
+                lambda: get_ally(engine, second).name == "Comercializadora Río Claro S.A.S.",
+                "name saved",
+            )
+            current_grid(page, 3)
+    finally:
+        engine.dispose()

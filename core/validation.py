@@ -72,7 +72,10 @@ def clean_text(value: Any, *, multiline: bool = False) -> str:
     """NFC, no control characters, trimmed; single-line text also loses line breaks."""
     if value is None:
         return ""
-    text = unicodedata.normalize("NFC", str(value))
+    text = str(value)
+    if text.isascii() and text.isprintable() and "  " not in text:
+        return text.strip()  # the common case: nothing to normalise
+    text = unicodedata.normalize("NFC", text)
     if multiline:
         text = text.replace("\r\n", "\n")
         text = _CONTROL.sub("", text)
@@ -125,11 +128,13 @@ def nit_check_digit(number: str) -> str:
     return stdnum_nit.calc_check_digit(number)
 
 
-def normalize_phone(raw: Any) -> tuple[str | None, str | None]:
+def normalize_phone(raw: Any, *, lenient: bool = False) -> tuple[str | None, str | None]:
     """Return (number, extension); raises ValueError with a Spanish message."""
     text = clean_text(raw)
     if not text:
         return None, None
+    if lenient and len(text) == 10 and text.isdigit():
+        return text, None  # stored as written whether or not it validates
     try:
         parsed = phonenumbers.parse(text, "CO")
     except phonenumbers.NumberParseException as exc:
@@ -155,10 +160,17 @@ def normalize_phone(raw: Any) -> tuple[str | None, str | None]:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), extension
 
 
-def normalize_email(raw: Any) -> str | None:
+_PLAIN_EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}")
+
+
+def normalize_email(raw: Any, *, lenient: bool = False) -> str | None:
     text = clean_text(raw)
     if not text:
         return None
+    if lenient and _PLAIN_EMAIL.fullmatch(text.lower()):
+        # Imported addresses are kept even when invalid, so a plain ASCII one
+        # needs no full check: lower-casing is all the normalisation it gets.
+        return text.lower()
     try:
         result = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
@@ -248,7 +260,7 @@ def validate_ally(data: Mapping[str, Any], *, lenient: bool = False) -> dict[str
     _length(errors, "commercial_name", out["commercial_name"], MAX_BUSINESS_NAME)
 
     try:
-        out["phone"], out["phone_extension"] = normalize_phone(data.get("phone"))
+        out["phone"], out["phone_extension"] = normalize_phone(data.get("phone"), lenient=lenient)
         if data.get("phone_extension") and not out["phone_extension"]:
             ext = clean_text(data.get("phone_extension"))
             if not re.fullmatch(r"\d{1,10}", ext):
@@ -262,7 +274,7 @@ def validate_ally(data: Mapping[str, Any], *, lenient: bool = False) -> dict[str
         else:
             errors["phone"] = str(exc)
     try:
-        out["email"] = normalize_email(data.get("email"))
+        out["email"] = normalize_email(data.get("email"), lenient=lenient)
     except ValueError as exc:
         if lenient:
             out["email"] = (_optional(data.get("email")) or "")[:254] or None

@@ -77,7 +77,7 @@ def test_failure_while_paging_leaves_data_as_it_was(engine, sandbox, siigo_clien
 
 def test_database_failure_during_apply_rolls_everything_back(engine, sandbox, siigo_client):
     preview = preview_import(engine, siigo_client)
-    victim = preview.records[-1]["identification"]
+    victim = preview.records[-1].values["identification"]
     with engine.begin() as conn:
         if engine.dialect.name == "sqlite":
             conn.execute(text(

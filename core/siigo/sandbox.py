@@ -567,8 +567,13 @@ class SandboxServer:
             page_size = 25
         page_size = min(max(page_size, 10), upper)
 
+        bounds = {
+            key: _parse_filter(params[key], end)
+            for key, _attr, end in _DATE_FILTERS
+            if key in params
+        }
         with self._lock:
-            entries = [e for e in self._entries if _matches(e, params)]
+            entries = [e for e in self._entries if _matches(e, params, bounds)]
         total = len(entries)
         start = (page - 1) * page_size
         results = [json.loads(json.dumps(e.customer)) for e in entries[start:start + page_size]]
@@ -676,7 +681,15 @@ def _parse_filter(value: str, end: bool) -> datetime:
     return parsed
 
 
-def _matches(entry: _Entry, params: dict[str, str]) -> bool:
+_DATE_FILTERS = (
+    ("created_start", "created", False),
+    ("created_end", "created", True),
+    ("updated_start", "updated", False),
+    ("updated_end", "updated", True),
+)
+
+
+def _matches(entry: _Entry, params: dict[str, str], bounds: dict[str, datetime]) -> bool:
     c = entry.customer
     if "identification" in params and c.get("identification") != params["identification"]:
         return False
@@ -692,14 +705,9 @@ def _matches(entry: _Entry, params: dict[str, str]) -> bool:
         "active"
     ].lower():
         return False
-    for key, attr, end in (
-        ("created_start", "created", False),
-        ("created_end", "created", True),
-        ("updated_start", "updated", False),
-        ("updated_end", "updated", True),
-    ):
-        if key in params:
-            bound = _parse_filter(params[key], end)
+    for key, attr, end in _DATE_FILTERS:
+        if key in bounds:
+            bound = bounds[key]
             value = getattr(entry, attr)
             if (end and value > bound) or (not end and value < bound):
                 return False

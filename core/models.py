@@ -94,3 +94,22 @@ class ImportRun(SQLModel, table=True):
     retries: int = 0
     duration_seconds: float | None = None
     error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class AuditEntry(SQLModel, table=True):
+    """One change to an ally: who, when, what, and each field's old and new value."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_ally_at", "ally_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=_ts(False, index=True))
+    username: str = Field(max_length=50, index=True)
+    user_label: str = Field(default="", max_length=100)
+    action: str = Field(max_length=20, index=True)  # crear|editar|eliminar|restaurar|importar
+    ally_id: int | None = Field(default=None)
+    ally_name: str = Field(default="", max_length=300)
+    version: int | None = None  # the ally's version after this change
+    import_run_id: int | None = Field(default=None)
+    changes: str | None = Field(default=None, sa_column=Column(Text))  # JSON {field: [old, new]}
+    snapshot: str | None = Field(default=None, sa_column=Column(Text))  # JSON row, on delete

@@ -233,6 +233,12 @@ class SandboxServer:
     def _sort(self) -> None:
         self._entries.sort(key=lambda e: e.created, reverse=True)
         self._by_id = {e.customer["id"]: e for e in self._entries}
+        self._changed()
+
+    def _changed(self) -> None:
+        # Filtered lists are cached per filter until the data changes, so paging
+        # through 100,000 terceros does not scan them all on every page.
+        self._filter_cache: dict[tuple, list[_Entry]] = {}
 
     def reset(self) -> None:
         """Restore the initial data set and clear faults, options, logs and stats.
@@ -283,6 +289,7 @@ class SandboxServer:
             now = _now()
             entry.customer.setdefault("metadata", {})["last_updated"] = format_timestamp(now)
             entry.updated = now
+            self._changed()
             return json.loads(json.dumps(entry.customer))
 
     def remove_customer(self, customer_id: str) -> None:
@@ -290,6 +297,7 @@ class SandboxServer:
         with self._lock:
             entry = self._by_id.pop(customer_id)
             self._entries.remove(entry)
+            self._changed()
 
     def add_generated_customers(self, count: int) -> list[dict]:
         """Create ``count`` new random customers, created now (they become the newest)."""
@@ -572,8 +580,12 @@ class SandboxServer:
             for key, _attr, end in _DATE_FILTERS
             if key in params
         }
+        key = tuple(sorted((k, v) for k, v in params.items() if k not in ("page", "page_size")))
         with self._lock:
-            entries = [e for e in self._entries if _matches(e, params, bounds)]
+            entries = self._filter_cache.get(key)
+            if entries is None:
+                entries = [e for e in self._entries if _matches(e, params, bounds)]
+                self._filter_cache[key] = entries
         total = len(entries)
         start = (page - 1) * page_size
         results = [json.loads(json.dumps(e.customer)) for e in entries[start:start + page_size]]
@@ -643,6 +655,7 @@ class SandboxServer:
             entry.customer.clear()
             entry.customer.update(_reorder(record))
             entry.updated = now
+            self._changed()
             return 200, json.loads(json.dumps(entry.customer))
 
     def handle_delete(self, customer_id: str) -> tuple[int, Any]:
@@ -650,6 +663,7 @@ class SandboxServer:
             entry = self._lookup(customer_id)
             self._entries.remove(entry)
             self._by_id.pop(customer_id, None)
+            self._changed()
         return 200, {"id": customer_id, "deleted": True}
 
     def _validate(self, body: Any, exclude: str | None) -> dict:

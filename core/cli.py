@@ -3,11 +3,18 @@
 Exit codes of ``import-siigo`` (documented in the README for cron):
 0 done, 1 anything else, 2 configuration, 3 credentials, 4 Siigo unavailable,
 5 another import is running.
+
+The user commands (``create-user``, ``list-users``, ``set-role``, ``set-password``,
+``unlock-user``) run on the server with the database at hand, so they act as the
+built-in administrador ``accounts.CONSOLE_ADMIN``; the very first user is the
+bootstrap and must be an administrador. ``backup`` and ``restore`` work on
+SQLite only and exit 2 on PostgreSQL (use pg_dump / pg_restore there).
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import sys
 from pathlib import Path
@@ -47,7 +54,62 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--search")
     exp.add_argument("--city", dest="city_code")
     exp.add_argument("--origin", choices=("manual", "siigo"))
+
+    _add_user_commands(commands)
+
+    backup = commands.add_parser(
+        "backup", help="Copia de seguridad de la base SQLite (la aplicación puede seguir en uso)."
+    )
+    backup.add_argument("--out", type=Path, required=True, help="Archivo de la copia.")
+    restore = commands.add_parser(
+        "restore", help="Restaura la base SQLite desde una copia (guarda antes la actual)."
+    )
+    restore.add_argument("--from", dest="source", type=Path, required=True,
+                         help="Copia a restaurar.")
+    restore.add_argument("--yes", action="store_true",
+                         help="Confirma que la base actual se reemplaza por la copia.")
     return parser
+
+
+_CONSOLE_NOTE = (
+    "Se ejecuta en el servidor con acceso a la base de datos, por eso actúa como el "
+    "administrador de consola (no pide credenciales)."
+)
+
+
+def _add_user_commands(commands) -> None:
+    from core.permissions import ROLES
+
+    create = commands.add_parser(
+        "create-user", help="Crea un usuario.",
+        description="Crea un usuario. El primero debe ser administrador. " + _CONSOLE_NOTE
+        + " La contraseña se pide en la terminal o se lee de la entrada estándar con "
+        "--password-stdin; nunca como argumento.",
+    )
+    create.add_argument("--username", required=True)
+    create.add_argument("--role", choices=ROLES, required=True)
+    create.add_argument("--display-name", default="")
+    create.add_argument("--password-stdin", action="store_true",
+                        help="Lee la contraseña de la entrada estándar (para scripts).")
+
+    commands.add_parser("list-users", help="Lista los usuarios.", description=_CONSOLE_NOTE)
+
+    role = commands.add_parser("set-role", help="Cambia el rol de un usuario.",
+                               description=_CONSOLE_NOTE)
+    role.add_argument("--username", required=True)
+    role.add_argument("--role", choices=ROLES, required=True)
+
+    password = commands.add_parser(
+        "set-password", help="Cambia la contraseña de un usuario (y lo desbloquea).",
+        description=_CONSOLE_NOTE,
+    )
+    password.add_argument("--username", required=True)
+    password.add_argument("--password-stdin", action="store_true",
+                          help="Lee la contraseña de la entrada estándar (para scripts).")
+
+    unlock = commands.add_parser("unlock-user", help="Desbloquea una cuenta bloqueada.",
+                                 description=_CONSOLE_NOTE)
+    unlock.add_argument("--username", required=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    handlers = {"sandbox": _sandbox, "import-siigo": _import, "export": _export}
+    handlers = {
+        "sandbox": _sandbox, "import-siigo": _import, "export": _export,
+        "create-user": _create_user, "list-users": _list_users, "set-role": _set_role,
+        "set-password": _set_password, "unlock-user": _unlock_user,
+        "backup": _backup, "restore": _restore,
+    }
     return handlers[args.command](args)
 
 
@@ -141,4 +208,134 @@ def _export(args) -> int:
     except OSError as exc:
         return _fail(f"No se pudo escribir {args.out}: {exc.strerror}. Revise la ruta.", EXIT_OTHER)
     print(f"Exportados los aliados a {args.out}.")
+    return EXIT_OK
+
+
+def _read_password(args) -> str:
+    """The new password from stdin (--password-stdin) or typed twice at the terminal."""
+    if args.password_stdin:
+        return sys.stdin.read().removesuffix("\n").removesuffix("\r")
+    first = getpass.getpass("Contraseña: ")
+    if getpass.getpass("Repita la contraseña: ") != first:
+        raise ValueError("Las contraseñas no coinciden; vuelva a intentarlo.")
+    return first
+
+
+def _user_command(action) -> int:
+    """Run one accounts call, turning its errors into a one-line Spanish reason."""
+    from core.accounts import AccountError, UserNotFoundError
+    from core.permissions import PermissionDeniedError
+
+    try:
+        return action()
+    except (AccountError, UserNotFoundError, PermissionDeniedError, ValueError) as exc:
+        return _fail(str(exc), EXIT_OTHER)
+    except (EOFError, KeyboardInterrupt):
+        return _fail("No se recibió la contraseña.", EXIT_OTHER)
+
+
+def _create_user(args) -> int:
+    from core import accounts
+
+    def action() -> int:
+        engine = make_engine(load_settings().DATABASE_URL)
+        bootstrap = accounts.count_users(engine) == 0
+        if bootstrap and args.role != accounts.ADMIN:
+            return _fail("El primer usuario debe ser administrador: use --role administrador.",
+                         EXIT_OTHER)
+        password = _read_password(args)
+        user = accounts.create_user(
+            engine, username=args.username, password=password, role=args.role,
+            display_name=args.display_name, actor=None if bootstrap else accounts.CONSOLE_ADMIN,
+        )
+        print(f"Usuario «{user.username}» creado con rol {user.role_label}.")
+        return EXIT_OK
+
+    return _user_command(action)
+
+
+def _list_users(args) -> int:
+    from core import accounts
+
+    def action() -> int:
+        engine = make_engine(load_settings().DATABASE_URL)
+        users = accounts.list_users(engine, actor=accounts.CONSOLE_ADMIN)
+        if not users:
+            print("No hay usuarios. Cree el primero con: python -m core create-user "
+                  "--username USUARIO --role administrador")
+        for user in users:
+            state = "activo" if user.active else "inactivo"
+            if user.is_locked():
+                state += ", bloqueado"
+            last = user.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if user.last_login_at \
+                else "nunca"
+            print(f"{user.username}\t{user.role_label}\t{state}\túltimo ingreso: {last}\t"
+                  f"{user.display_name}")
+        return EXIT_OK
+
+    return _user_command(action)
+
+
+def _set_role(args) -> int:
+    from core import accounts
+
+    def action() -> int:
+        engine = make_engine(load_settings().DATABASE_URL)
+        user = accounts.set_role(engine, args.username, args.role, actor=accounts.CONSOLE_ADMIN)
+        print(f"Usuario «{user.username}» ahora tiene el rol {user.role_label}.")
+        return EXIT_OK
+
+    return _user_command(action)
+
+
+def _set_password(args) -> int:
+    from core import accounts
+
+    def action() -> int:
+        engine = make_engine(load_settings().DATABASE_URL)
+        password = _read_password(args)
+        user = accounts.set_password(engine, args.username, password,
+                                     actor=accounts.CONSOLE_ADMIN)
+        print(f"Contraseña de «{user.username}» cambiada.")
+        return EXIT_OK
+
+    return _user_command(action)
+
+
+def _unlock_user(args) -> int:
+    from core import accounts
+
+    def action() -> int:
+        engine = make_engine(load_settings().DATABASE_URL)
+        user = accounts.unlock_user(engine, args.username, actor=accounts.CONSOLE_ADMIN)
+        print(f"Cuenta «{user.username}» desbloqueada.")
+        return EXIT_OK
+
+    return _user_command(action)
+
+
+def _backup(args) -> int:
+    from core.backup import BackupError, UnsupportedDatabaseError, backup_database
+
+    try:
+        result = backup_database(load_settings().DATABASE_URL, args.out)
+    except UnsupportedDatabaseError as exc:
+        return _fail(str(exc), EXIT_CONFIG)
+    except BackupError as exc:
+        return _fail(str(exc), EXIT_OTHER)
+    print(f"Copia de seguridad guardada en {result}.")
+    return EXIT_OK
+
+
+def _restore(args) -> int:
+    from core.backup import BackupError, UnsupportedDatabaseError, restore_database
+
+    try:
+        result = restore_database(load_settings().DATABASE_URL, args.source, confirm=args.yes)
+    except UnsupportedDatabaseError as exc:
+        return _fail(str(exc), EXIT_CONFIG)
+    except BackupError as exc:
+        return _fail(str(exc), EXIT_OTHER)
+    print(f"Base de datos restaurada desde {args.source}. "
+          f"La base anterior quedó guardada en {result.safety_copy}.")
     return EXIT_OK

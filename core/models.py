@@ -113,3 +113,22 @@ class AuditEntry(SQLModel, table=True):
     import_run_id: int | None = Field(default=None)
     changes: str | None = Field(default=None, sa_column=Column(Text))  # JSON {field: [old, new]}
     snapshot: str | None = Field(default=None, sa_column=Column(Text))  # JSON row, on delete
+
+
+class User(SQLModel, table=True):
+    """A person who signs in; the role decides what they may do (core.permissions)."""
+
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=50, unique=True)  # always lower-case
+    display_name: str = Field(default="", max_length=100)
+    role: str = Field(default="lector", max_length=20)
+    # argon2 hash; None for users who only sign in through the identity provider.
+    password_hash: str | None = Field(default=None, max_length=255)
+    active: bool = Field(default=True)
+    failed_attempts: int = Field(default=0)
+    locked_until: datetime | None = Field(default=None, sa_column=_ts())
+    last_login_at: datetime | None = Field(default=None, sa_column=_ts())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(False))

@@ -38,6 +38,21 @@ SNAPSHOT_KEY = "_aliados_grid_snapshot"
 # The grid gets what a person can page through; SQL filters narrow the rest.
 MAX_GRID_ROWS = 5_000
 FILTER_FIELDS = ("search", "ally_type", "status", "city_code", "origin")
+# AG Grid's own texts (pagination, column filters) in Spanish.
+GRID_LOCALE = {
+    "page": "Página", "of": "de", "to": "a", "more": "más", "next": "Siguiente",
+    "previous": "Anterior", "first": "Primera", "last": "Última",
+    "pageSizeSelectorLabel": "Filas por página:", "noRowsToShow": "No hay filas para mostrar",
+    "loadingOoo": "Cargando…", "filterOoo": "Filtrar…", "searchOoo": "Buscar…",
+    "equals": "Igual a", "notEqual": "Distinto de", "contains": "Contiene",
+    "notContains": "No contiene", "startsWith": "Empieza por", "endsWith": "Termina en",
+    "blank": "Vacío", "notBlank": "No vacío", "lessThan": "Menor que",
+    "greaterThan": "Mayor que", "lessThanOrEqual": "Menor o igual que",
+    "greaterThanOrEqual": "Mayor o igual que", "inRange": "Entre", "andCondition": "Y",
+    "orCondition": "O", "applyFilter": "Aplicar", "resetFilter": "Restablecer",
+    "clearFilter": "Limpiar", "cancelFilter": "Cancelar", "selectAll": "Seleccionar todo",
+    "sortAscending": "Orden ascendente", "sortDescending": "Orden descendente",
+}
 
 
 def _bump_grid() -> None:
@@ -61,19 +76,19 @@ def _filter_widgets(engine) -> AllyFilters:
         "Buscar", key="filtro_search", placeholder="Nombre, documento, correo, teléfono o ciudad",
     )
     c2.selectbox(
-        "Tipo", [None, *ALLY_TYPE_LABELS], key="filtro_ally_type",
+        "Tipo", [None, *ALLY_TYPE_LABELS], key="filtro_ally_type", placeholder="Todos",
         format_func=lambda v: label_for(ALLY_TYPE_LABELS, v),
     )
     c3.selectbox(
-        "Estado", [None, *STATUS_LABELS], key="filtro_status",
+        "Estado", [None, *STATUS_LABELS], key="filtro_status", placeholder="Todos",
         format_func=lambda v: label_for(STATUS_LABELS, v),
     )
     c4.selectbox(
-        "Ciudad", [None, *cities], key="filtro_city_code",
+        "Ciudad", [None, *cities], key="filtro_city_code", placeholder="Todas",
         format_func=lambda v: "Todas" if v is None else cities.get(v, v),
     )
     c5.selectbox(
-        "Origen", [None, *ORIGIN_LABELS], key="filtro_origin",
+        "Origen", [None, *ORIGIN_LABELS], key="filtro_origin", placeholder="Todos",
         format_func=lambda v: label_for(ORIGIN_LABELS, v),
     )
     for name in FILTER_FIELDS:
@@ -102,7 +117,7 @@ def _grid_options(frame: pd.DataFrame) -> dict:
             "enableClickSelection": False,
         },
         pagination=True, paginationPageSize=50, paginationPageSizeSelector=[25, 50, 100, 500],
-        stopEditingWhenCellsLoseFocus=True, singleClickEdit=False,
+        stopEditingWhenCellsLoseFocus=True, singleClickEdit=False, localeText=GRID_LOCALE,
     )
     return builder.build()
 

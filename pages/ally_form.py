@@ -224,7 +224,8 @@ def render(
     with c1:
         st.selectbox(
             "Ciudad", [None, *colombian_cities()], key=key("city_code"),
-            format_func=_city_label, help="Escriba para buscar entre los municipios de Colombia.",
+            format_func=_city_label, placeholder=NO_CITY_LABEL,
+            help="Escriba para buscar entre los municipios de Colombia.",
         )
         _show_error("city_code")
     with c2:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from core.allies import get_ally
+from core.allies import AllyNotFoundError, get_ally
 from core.db import make_engine
 from tests.ui_helpers import CHROMIUM, browser_page, import_from_sandbox, running_app, siigo_env
 
@@ -42,6 +42,14 @@ def current_grid(page, version: int):
     grid = page.frame_locator(f"[class*='st-key-aliados_grid_{version}_'] {GRID}")
     grid.locator(".ag-row").first.wait_for()
     return grid
+
+
+def exists(engine, ally_id: int) -> bool:
+    try:
+        get_ally(engine, ally_id)
+    except AllyNotFoundError:
+        return False
+    return True
 
 
 def cell(grid, row_index: int, column: str):
@@ -105,6 +113,25 @@ def test_import_then_edit_phone_and_name_in_the_grid(tmp_path, sandbox):
                 lambda: get_ally(engine, second).name == "Comercializadora Río Claro S.A.S.",
                 "name saved",
             )
-            current_grid(page, 3)
+
+            # Selecting one row offers the full form for it.
+            grid = current_grid(page, 3)
+            chosen = row_id(grid, 0)
+            cell(grid, 0, "ag-Grid-SelectionColumn").locator("input").click()
+            page.get_by_role("button", name="Editar", exact=True).click()
+            page.get_by_role("heading", name="Editar aliado").wait_for()
+            page.get_by_text(f"ID {chosen} ·").wait_for()
+
+            # Deleting asks first, naming how many, then removes them.
+            page.goto(f"{base}/aliados")  # a new session: its grid starts at version 0
+            grid = current_grid(page, 0)
+            doomed = [row_id(grid, 0), row_id(grid, 1)]
+            for index in (0, 1):
+                cell(grid, index, "ag-Grid-SelectionColumn").locator("input").click()
+            page.get_by_role("button", name="Eliminar", exact=True).click()
+            page.get_by_text("¿Eliminar los 2 aliados seleccionados?").wait_for()
+            page.get_by_role("button", name="Sí, eliminar").click()
+            page.get_by_text("Se eliminaron 2 aliado(s).").wait_for()
+            assert all(not exists(engine, ally_id) for ally_id in doomed)
     finally:
         engine.dispose()

@@ -328,3 +328,14 @@ def test_import_with_wrong_credentials_shows_the_spanish_error_and_records_it(
     history = at.dataframe[-1].value
     assert list(history["Resultado"]) == ["fallida"]
     assert count_allies(db) == 0
+
+
+def test_edit_page_recomputes_the_check_digit_of_a_new_nit(db, seeded):
+    company = seeded[0]
+    at = open_page("pages/editar_aliado.py", edit_ally_id=company.id)
+    prefix = f"editar_{company.id}_v0_"
+    at.text_input(key=f"{prefix}identification").input("800197268").run()
+    assert [w.value for w in at.text_input if w.label == "DV"] == ["4"]
+    at.button(key=f"{prefix}submit").click().run()
+    stored = get_ally(db, company.id)
+    assert (stored.identification, stored.check_digit) == ("800197268", "4")

@@ -299,29 +299,20 @@ class MappedRecord:
     digest: str | None = None
 
 
-def map_records(records: Iterable[Mapping[str, Any]]) -> list[MappedRecord]:
-    """Map and validate fetched terceros, each Siigo id once (the first one seen)."""
-    mapped: list[MappedRecord] = []
-    seen: set[str] = set()
-    for record in records:
-        siigo_id = _text(record.get("id"))
-        label, number = _record_label(record)
-        if not siigo_id:
-            mapped.append(MappedRecord("", label, number, reason="El tercero no trae id de Siigo."))
-            continue
-        if siigo_id in seen:
-            continue
-        seen.add(siigo_id)
-        try:
-            values = _siigo_values(record)
-        except AllyValidationError as exc:
-            reason = " ".join(f"{FIELD_LABELS.get(k, k)}: {v}" for k, v in exc.errors.items())
-            mapped.append(MappedRecord(siigo_id, label, number, reason=reason))
-            continue
-        created, updated = _timestamps(record)
-        mapped.append(MappedRecord(siigo_id, label, number, values, None, created, updated,
-                                   fingerprint(values)))
-    return mapped
+def map_record(record: Mapping[str, Any]) -> MappedRecord:
+    """Map and validate one fetched tercero, or keep the reason it was refused."""
+    siigo_id = _text(record.get("id"))
+    label, number = _record_label(record)
+    if not siigo_id:
+        return MappedRecord("", label, number, reason="El tercero no trae id de Siigo.")
+    try:
+        values = _siigo_values(record)
+    except AllyValidationError as exc:
+        reason = " ".join(f"{FIELD_LABELS.get(k, k)}: {v}" for k, v in exc.errors.items())
+        return MappedRecord(siigo_id, label, number, reason=reason)
+    created, updated = _timestamps(record)
+    return MappedRecord(siigo_id, label, number, values, None, created, updated,
+                        fingerprint(values))
 
 
 def _plan(session, records: list[MappedRecord], mode: str, now: datetime) -> _Plan:
@@ -419,11 +410,13 @@ def preview_import(
     clock = time.monotonic()
     with import_lock(engine):
         try:
-            result = client.fetch_all_customers(updated_start=since, progress=progress)
+            result = client.fetch_all_customers(
+                updated_start=since, progress=progress, transform=map_record
+            )
         except SiigoError as exc:
             run_failed(engine, mode, str(exc), client=client, started_at=started, trigger=trigger)
             raise
-    records = map_records(result.customers)
+    records = result.customers
     with reading(engine) as session:
         plan = _plan(session, records, mode, started)
     return ImportPreview(

@@ -653,6 +653,7 @@ class SiigoClient:
         page_size: int = 100,
         updated_start: datetime | None = None,
         progress: Callable[[int, int, int], None] | None = None,
+        transform: Callable[[dict], Any] | None = None,
     ) -> FetchResult:
         """Read every tercero (optionally only those updated since ``updated_start``).
 
@@ -663,6 +664,8 @@ class SiigoClient:
         Terceros created during the run are left for the next run; anything that still
         slips in only causes duplicates, which are dropped by ``id`` (first seen wins).
         ``progress(pages_read, customers_so_far, total_results)`` runs after each page.
+        ``transform``, when given, turns each tercero into what is kept (so a large
+        import need not hold every raw JSON object at once).
         """
         self.authenticate()
         start = self.server_now().replace(microsecond=0) + timedelta(seconds=1)
@@ -677,13 +680,11 @@ class SiigoClient:
             total = max(total, page.total_results) if pages > 1 else page.total_results
             for customer in page.results:
                 key = customer.get("id")
-                if key is None:
-                    customers.append(customer)
+                if key is not None and key in seen:
                     continue
-                if key in seen:
-                    continue
-                seen.add(key)
-                customers.append(customer)
+                if key is not None:
+                    seen.add(key)
+                customers.append(transform(customer) if transform else customer)
             if progress is not None:
                 progress(pages, len(customers), total)
         return FetchResult(customers=customers, total_results=total, pages=pages)

@@ -14,7 +14,9 @@ from sqlmodel import Session
 
 from core.catalogs import ALLY_TYPE_LABELS, NIT, ORIGIN_LABELS, STATUS_LABELS
 from core.db import reading, transaction, utcnow
+from core.history import HistoryEntry, ally_snapshot, changes_after, record
 from core.models import Ally
+from core.permissions import Actor, require
 from core.validation import FIELD_LABELS, AllyValidationError, validate_ally
 
 # Fields a person types in; the rest are derived or owned by the import.
@@ -45,6 +47,35 @@ class DuplicateDocumentError(AllyValidationError):
                 )
             }
         )
+
+
+class StaleVersionError(RuntimeError):
+    """Someone else saved this ally after it was loaded; nothing was written."""
+
+    def __init__(self, ally: Ally, theirs: list[HistoryEntry]):
+        self.ally = ally
+        self.theirs = theirs
+        parts = []
+        for entry in theirs:
+            fields = ", ".join(
+                f"{FIELD_LABELS.get(k, k)}: «{_shown(old)}» → «{_shown(new)}»"
+                for k, (old, new) in entry.changes.items()
+                if k not in HIDDEN_IN_HISTORY
+            )
+            parts.append(f"{entry.user_label} ({entry.action_label.lower()}) {fields}".strip())
+        detail = "; ".join(parts) or "otra persona lo modificó"
+        super().__init__(
+            f"Otra persona guardó cambios en {ally.name} mientras usted lo editaba: {detail}. "
+            "Sus cambios no se guardaron: recargue el aliado y vuelva a aplicarlos."
+        )
+
+
+def _shown(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+# Derived columns, not worth a line in the history.
+HIDDEN_IN_HISTORY = {"search_text"}
 
 
 @dataclass
@@ -99,8 +130,11 @@ def find_by_document(
     return session.scalars(stmt).first()
 
 
-def create_ally(engine: Engine, data: Mapping[str, Any], *, origin: str = "manual") -> Ally:
+def create_ally(
+    engine: Engine, data: Mapping[str, Any], *, actor: Actor, origin: str = "manual"
+) -> Ally:
     """Validate and store a new ally; refuse a document that already exists."""
+    require(actor, "create")
     clean = validate_ally(data)
     with transaction(engine) as session:
         existing = find_by_document(
@@ -123,6 +157,9 @@ def create_ally(engine: Engine, data: Mapping[str, Any], *, origin: str = "manua
             if found is not None:
                 raise DuplicateDocumentError(found) from None
             raise
+        record(session, actor=actor, action="crear", ally_id=ally.id, ally_name=ally.name,
+               version=ally.version,
+               changes={k: (None, v) for k, v in clean.items() if v not in (None, "", False)})
         return ally
 
 
@@ -160,8 +197,10 @@ def _split_person_name(ally: Ally, new_name: str) -> tuple[str, str]:
     return " ".join(words[:cut]), " ".join(words[cut:])
 
 
-def _apply_changes(session: Session, ally: Ally, changes: Mapping[str, Any]) -> list[str]:
-    """Validate ``ally`` with ``changes`` applied; return the fields that changed."""
+def _apply_changes(
+    session: Session, ally: Ally, changes: Mapping[str, Any]
+) -> dict[str, tuple[Any, Any]]:
+    """Validate ``ally`` with ``changes`` applied; return each changed field's (old, new)."""
     merged = ally_form_values(ally)
     for key, value in changes.items():
         if key == "name":
@@ -180,24 +219,43 @@ def _apply_changes(session: Session, ally: Ally, changes: Mapping[str, Any]) -> 
         other = find_by_document(session, *(clean[k] for k in document_keys))
         if other is not None and other.id != ally.id:
             raise DuplicateDocumentError(other)
-    changed = [k for k, v in clean.items() if getattr(ally, k) != v]
-    for key in changed:
-        setattr(ally, key, clean[key])
-    if changed:
+    diffs = {k: (getattr(ally, k), v) for k, v in clean.items() if getattr(ally, k) != v}
+    for key, (_old, new) in diffs.items():
+        setattr(ally, key, new)
+    if diffs:
         refresh_derived(ally)
         ally.updated_at = utcnow()
         ally.version += 1
-    return changed
+    return diffs
 
 
-def update_ally(engine: Engine, ally_id: int, changes: Mapping[str, Any]) -> tuple[Ally, list[str]]:
-    """Save only what changed; return the ally and the names of the changed fields."""
+def update_ally(
+    engine: Engine,
+    ally_id: int,
+    changes: Mapping[str, Any],
+    *,
+    actor: Actor,
+    expected_version: int | None = None,
+) -> tuple[Ally, list[str]]:
+    """Save only what changed; return the ally and the names of the changed fields.
+
+    With ``expected_version`` (the version the person loaded) a save made by
+    someone else in between is refused with StaleVersionError, which says
+    what the other person changed. The row is locked while it is checked and
+    written (SQLite: the write transaction; PostgreSQL: SELECT ... FOR UPDATE).
+    """
+    require(actor, "edit")
     with transaction(engine) as session:
-        ally = session.get(Ally, ally_id)
+        ally = session.get(Ally, ally_id, with_for_update=True)
         if ally is None:
             raise AllyNotFoundError(ally_id)
-        changed = _apply_changes(session, ally, changes)
-        return ally, changed
+        if expected_version is not None and ally.version != int(expected_version):
+            raise StaleVersionError(ally, changes_after(session, ally_id, int(expected_version)))
+        diffs = _apply_changes(session, ally, changes)
+        if diffs:
+            record(session, actor=actor, action="editar", ally_id=ally.id, ally_name=ally.name,
+                   version=ally.version, changes=diffs)
+        return ally, list(diffs)
 
 
 @dataclass
@@ -207,13 +265,18 @@ class GridSaveResult:
 
 
 def save_grid_edits(
-    engine: Engine, original: Sequence[Mapping[str, Any]], edited: Sequence[Mapping[str, Any]]
+    engine: Engine,
+    original: Sequence[Mapping[str, Any]],
+    edited: Sequence[Mapping[str, Any]],
+    *,
+    actor: Actor,
 ) -> GridSaveResult:
     """Save the rows of a grid whose editable cells differ from what was shown.
 
     Rows are matched by ``id``; a row missing from ``edited`` is left alone (a
     filtered grid never deletes what it hides). Each row is its own
-    transaction, so one bad row does not hold back the others.
+    transaction, so one bad row does not hold back the others, and carries
+    the version it was shown with, so it never overwrites a newer save.
     """
     before = {int(row["id"]): row for row in original}
     result = GridSaveResult()
@@ -230,13 +293,14 @@ def save_grid_edits(
         if not changes:
             continue
         try:
-            update_ally(engine, ally_id, changes)
+            update_ally(engine, ally_id, changes, actor=actor,
+                        expected_version=shown.get("version"))
         except AllyValidationError as exc:
             name = shown.get("name") or f"id {ally_id}"
             for key, message in exc.errors.items():
                 label = FIELD_LABELS.get(key, key)
                 result.refused.append(f"{name}: {label}. {message}")
-        except AllyNotFoundError as exc:
+        except (AllyNotFoundError, StaleVersionError) as exc:
             result.refused.append(str(exc))
         else:
             result.saved.append(ally_id)
@@ -247,14 +311,17 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
-def delete_allies(engine: Engine, ally_ids: Iterable[int]) -> int:
-    """Delete the given allies; return how many were deleted."""
+def delete_allies(engine: Engine, ally_ids: Iterable[int], *, actor: Actor) -> int:
+    """Delete the given allies; return how many. Each can be restored from its history."""
+    require(actor, "delete")
     ids = [int(i) for i in ally_ids]
     if not ids:
         return 0
     with transaction(engine) as session:
         allies = session.scalars(select(Ally).where(Ally.id.in_(ids))).all()
         for ally in allies:
+            record(session, actor=actor, action="eliminar", ally_id=ally.id,
+                   ally_name=ally.name, version=ally.version, snapshot=ally_snapshot(ally))
             session.delete(ally)
         return len(allies)
 
@@ -306,6 +373,7 @@ def view_rows(engine: Engine, filters: AllyFilters | None = None) -> list[dict[s
     columns = (
         Ally.id, Ally.name, Ally.ally_type, Ally.id_type, Ally.identification,
         Ally.check_digit, Ally.phone, Ally.email, Ally.city_name, Ally.status, Ally.origin,
+        Ally.version,
     )
     stmt = apply_filters(select(*columns), filters or AllyFilters()).order_by(Ally.name, Ally.id)
     with reading(engine) as session:
@@ -319,7 +387,7 @@ def view_rows(engine: Engine, filters: AllyFilters | None = None) -> list[dict[s
             {
                 "id": r.id, "name": r.name, "ally_type": r.ally_type, "document": document,
                 "phone": r.phone or "", "email": r.email or "", "city_name": r.city_name or "",
-                "status": r.status, "origin": r.origin,
+                "status": r.status, "origin": r.origin, "version": r.version,
             }
         )
     return rows

@@ -142,17 +142,17 @@ def _sandbox(args) -> int:
 def _import(args) -> int:
     from core.importer import FULL, INCREMENTAL, apply_import, build_client, preview_import
     from core.locks import ImportBusyError
+    from core.permissions import SCHEDULER
     from core.siigo.errors import (
         SiigoAuthError, SiigoConfigError, SiigoError, SiigoUnavailableError,
     )
 
     settings = load_settings()
-    trigger = "programado" if args.yes else "usuario"
     try:
         engine = make_engine(settings.DATABASE_URL)
         client = build_client(settings)
         mode = FULL if args.full else INCREMENTAL
-        preview = preview_import(engine, client, mode=mode, trigger=trigger)
+        preview = preview_import(engine, client, actor=SCHEDULER, mode=mode)
     except SiigoConfigError as exc:
         return _fail(str(exc), EXIT_CONFIG)
     except SiigoAuthError as exc:
@@ -181,7 +181,7 @@ def _import(args) -> int:
         return EXIT_OK
     try:
         run = apply_import(
-            engine, preview, trigger=trigger,
+            engine, preview, actor=SCHEDULER,
             missing_action="deactivate" if args.deactivate_missing else "keep",
         )
     except ImportBusyError as exc:

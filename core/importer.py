@@ -29,7 +29,9 @@ from sqlalchemy.engine import Engine
 
 from core.allies import search_text_for
 from core.db import reading, transaction, utcnow
+from core.history import audit_row, record_many
 from core.locks import import_lock
+from core.permissions import SCHEDULER, Actor, require
 from core.models import Ally, ImportRun
 from core.settings import Settings
 from core.siigo.client import SiigoClient
@@ -393,11 +395,12 @@ def preview_import(
     engine: Engine,
     client: SiigoClient,
     *,
+    actor: Actor,
     mode: str = FULL,
     progress: Progress | None = None,
-    trigger: str = "usuario",
 ) -> ImportPreview:
     """Fetch every tercero (or those updated since the last good run) and plan."""
+    require(actor, "import")
     started = utcnow()
     note = None
     since = None
@@ -408,46 +411,72 @@ def preview_import(
         else:
             since = last.started_at - SYNC_OVERLAP
     clock = time.monotonic()
+    requests_before, retries_before = client.stats.requests, client.stats.retries
     with import_lock(engine):
         try:
             result = client.fetch_all_customers(
                 updated_start=since, progress=progress, transform=map_record
             )
         except SiigoError as exc:
-            run_failed(engine, mode, str(exc), client=client, started_at=started, trigger=trigger)
+            run_failed(engine, mode, str(exc), actor=actor, started_at=started,
+                       requests=client.stats.requests - requests_before,
+                       retries=client.stats.retries - retries_before)
             raise
     records = result.customers
     with reading(engine) as session:
         plan = _plan(session, records, mode, started)
     return ImportPreview(
-        mode=mode, fetched=len(result.customers), total_results=result.total_results,
+        mode=mode, fetched=len(records), total_results=result.total_results,
         records=records, new=plan.new, changed=plan.changed, unchanged=plan.unchanged,
         rejected=plan.rejected, missing=plan.missing, conflicts=plan.conflicts,
-        requests=client.stats.requests, retries=client.stats.retries, started_at=started,
+        requests=client.stats.requests - requests_before,
+        retries=client.stats.retries - retries_before, started_at=started,
         fetch_seconds=time.monotonic() - clock, note=note,
     )
+
+
+def _trigger(actor: Actor) -> str:
+    return "programado" if actor == SCHEDULER else "usuario"
 
 
 def apply_import(
     engine: Engine,
     preview: ImportPreview,
     *,
-    trigger: str = "usuario",
+    actor: Actor,
     missing_action: str = "keep",
 ) -> ImportRun:
-    """Apply the preview in one transaction and record the run."""
+    """Apply the preview in one transaction and record the run and the history."""
+    require(actor, "import")
+    with import_lock(engine):
+        return _apply_locked(engine, preview, actor, missing_action)
+
+
+def _apply_locked(engine, preview: ImportPreview, actor: Actor, missing_action: str) -> ImportRun:
     clock = time.monotonic()
     now = utcnow()
-    with import_lock(engine):
-        return _apply_locked(engine, preview, trigger, missing_action, clock, now)
-
-
-def _apply_locked(engine, preview, trigger, missing_action, clock, now) -> ImportRun:
     try:
         with transaction(engine) as session:
             plan = _plan(session, preview.records, preview.mode, now)
+            run = ImportRun(
+                started_at=preview.started_at, mode=preview.mode, trigger=_trigger(actor),
+                started_by=actor.username, status="exitosa", fetched=preview.fetched,
+                created=len(plan.inserts), updated=len(plan.changed), unchanged=plan.unchanged,
+                rejected=len(plan.rejected), requests=preview.requests, retries=preview.retries,
+            )
+            session.add(run)
+            session.flush()
+            audit = []
             if plan.inserts:
-                session.execute(Ally.__table__.insert(), plan.inserts)
+                inserted = session.execute(
+                    Ally.__table__.insert().returning(
+                        Ally.id, Ally.name, sort_by_parameter_order=True
+                    ),
+                    plan.inserts,
+                ).all()
+                audit += [audit_row(actor, "importar", ally_id, name, at=now, version=1,
+                                    import_run_id=run.id) for ally_id, name in inserted]
+            changes = {c.ally_id: c for c in plan.changed}
             for row in plan.updates:
                 bump = row.pop("_bump", False)
                 values = dict(row)
@@ -456,30 +485,30 @@ def _apply_locked(engine, preview, trigger, missing_action, clock, now) -> Impor
                 if bump:
                     stmt = stmt.values(updated_at=now, version=Ally.version + 1)
                 session.execute(stmt)
-            deactivated = 0
+                if ally_id in changes:
+                    audit.append(audit_row(actor, "importar", ally_id, changes[ally_id].name,
+                                           at=now, changes=changes[ally_id].fields,
+                                           import_run_id=run.id))
             if missing_action == "deactivate" and plan.missing:
                 ids = [ally_id for ally_id, _ in plan.missing]
                 session.execute(
                     update(Ally).where(Ally.id.in_(ids))
                     .values(status="inactivo", updated_at=now, version=Ally.version + 1)
                 )
-                deactivated = len(ids)
-            run = ImportRun(
-                started_at=preview.started_at, finished_at=utcnow(), mode=preview.mode,
-                trigger=trigger, status="exitosa", fetched=preview.fetched,
-                created=len(plan.inserts), updated=len(plan.changed), unchanged=plan.unchanged,
-                rejected=len(plan.rejected), deactivated=deactivated,
-                requests=preview.requests, retries=preview.retries,
-                duration_seconds=preview.fetch_seconds + (time.monotonic() - clock),
-            )
-            session.add(run)
+                run.deactivated = len(ids)
+                audit += [audit_row(actor, "importar", ally_id, name, at=now,
+                                    changes={"status": ("activo", "inactivo")},
+                                    import_run_id=run.id) for ally_id, name in plan.missing]
+            record_many(session, audit)
+            run.finished_at = utcnow()
+            run.duration_seconds = preview.fetch_seconds + (time.monotonic() - clock)
     except Exception as exc:
         log.exception("import apply failed")
         message = (
             "La importación no se aplicó y los datos quedaron como estaban: "
             f"{exc.__class__.__name__}. Inténtelo de nuevo; si se repite, avise a TI."
         )
-        run_failed(engine, preview.mode, message, started_at=preview.started_at, trigger=trigger,
+        run_failed(engine, preview.mode, message, actor=actor, started_at=preview.started_at,
                    requests=preview.requests, retries=preview.retries)
         raise ImportApplyError(message) from exc
     log.info("import applied: %s new, %s changed, %s unchanged, %s rejected",
@@ -492,19 +521,16 @@ class ImportApplyError(RuntimeError):
 
 
 def run_failed(
-    engine: Engine, mode: str, error: str, *, client: SiigoClient | None = None,
-    started_at: datetime | None = None, trigger: str = "usuario",
-    requests: int | None = None, retries: int | None = None,
+    engine: Engine, mode: str, error: str, *, actor: Actor, started_at: datetime | None = None,
+    requests: int = 0, retries: int = 0,
 ) -> ImportRun:
     """Record a run that ended in error, with its Spanish reason."""
     started = started_at or utcnow()
     finished = utcnow()
     run = ImportRun(
-        started_at=started, finished_at=finished, mode=mode, trigger=trigger, status="fallida",
-        error=error,
-        requests=requests if requests is not None else (client.stats.requests if client else 0),
-        retries=retries if retries is not None else (client.stats.retries if client else 0),
-        duration_seconds=(finished - started).total_seconds(),
+        started_at=started, finished_at=finished, mode=mode, trigger=_trigger(actor),
+        started_by=actor.username, status="fallida", error=error, requests=requests,
+        retries=retries, duration_seconds=(finished - started).total_seconds(),
     )
     with transaction(engine) as session:
         session.add(run)

@@ -83,6 +83,7 @@ class ImportRun(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_column=_ts())
     mode: str = Field(default="completa", max_length=20)  # completa | incremental
     trigger: str = Field(default="usuario", max_length=20)  # usuario | programado
+    started_by: str = Field(default="", max_length=50)  # username, or "programado"
     status: str = Field(default="en curso", max_length=20)  # en curso | exitosa | fallida
     fetched: int = 0
     created: int = 0

@@ -22,6 +22,7 @@ from core.allies import (
 from core.catalogs import ALLY_TYPE_LABELS, ORIGIN_LABELS, STATUS_LABELS
 from core.export import export_csv, export_filename, export_xlsx
 from pages.common import (
+    current_actor,
     EDIT_ALLY_KEY,
     flash,
     format_int,
@@ -136,7 +137,7 @@ def _confirm_delete(selected: list[tuple[int, str]]) -> None:
         ))
     c1, c2 = st.columns(2)
     if c1.button("Sí, eliminar", type="primary", key="aliados_delete_confirm"):
-        deleted = delete_allies(get_engine(), [ally_id for ally_id, _name in selected])
+        deleted = delete_allies(get_engine(), [ally_id for ally_id, _name in selected], actor=current_actor())
         flash("success", f"Se eliminaron {deleted} aliado(s).")
         _bump_grid()
         st.rerun()
@@ -210,7 +211,7 @@ grid = AgGrid(
 
 edited = _records(grid.data) if grid.grid_response else []
 if edited:
-    result = save_grid_edits(engine, rows, edited)
+    result = save_grid_edits(engine, rows, edited, actor=current_actor())
     if result.saved or result.refused:
         if result.saved:
             flash("success", f"Se guardaron los cambios de {len(result.saved)} aliado(s).")

@@ -10,8 +10,11 @@ import streamlit as st
 from sqlalchemy.engine import Engine, make_url
 
 from core.db import make_engine
+from core.permissions import Actor
 from core.settings import Settings, load_settings
 
+# Session-state key holding the signed-in Actor.
+ACTOR_KEY = "actor"
 # Session-state key shared by the grid page and the edit page.
 EDIT_ALLY_KEY = "edit_ally_id"
 # Messages to show once on the next run (after a callback or st.rerun()).
@@ -27,6 +30,11 @@ def require_navigation() -> None:
     """
     if not st.session_state.get("_navigation_ready"):
         st.switch_page("streamlit_app.py")
+
+
+def current_actor() -> Actor | None:
+    """The signed-in person; core refuses every write when this is None."""
+    return st.session_state.get(ACTOR_KEY)
 
 
 def get_settings() -> Settings:

@@ -4,7 +4,9 @@ import streamlit as st
 
 from core.allies import AllyValidationError, create_ally
 from pages import ally_form
-from pages.common import EDIT_ALLY_KEY, flash, get_engine, require_navigation, show_flashes
+from pages.common import (
+    EDIT_ALLY_KEY, current_actor, flash, get_engine, require_navigation, show_flashes,
+)
 
 PREFIX = "crear_"
 LAST_CREATED_KEY = "_last_created_ally"
@@ -13,7 +15,7 @@ LAST_CREATED_KEY = "_last_created_ally"
 def _create() -> None:
     data = ally_form.collect(PREFIX, ally_form.BLANK)
     try:
-        ally = create_ally(get_engine(), data)
+        ally = create_ally(get_engine(), data, actor=current_actor())
     except AllyValidationError as exc:
         ally_form.set_errors(PREFIX, exc.errors)
         return

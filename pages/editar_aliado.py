@@ -12,7 +12,9 @@ from core.allies import (
 )
 from core.validation import FIELD_LABELS
 from pages import ally_form
-from pages.common import EDIT_ALLY_KEY, flash, get_engine, require_navigation, show_flashes
+from pages.common import (
+    EDIT_ALLY_KEY, current_actor, flash, get_engine, require_navigation, show_flashes,
+)
 
 VERSION_KEY = "_edit_form_version"
 
@@ -39,7 +41,7 @@ def _save(ally_id: int, initial: dict) -> None:
         flash("info", "No hay cambios que guardar.")
         return
     try:
-        ally, changed = update_ally(get_engine(), ally_id, changes)
+        ally, changed = update_ally(get_engine(), ally_id, changes, actor=current_actor())
     except AllyValidationError as exc:
         ally_form.set_errors(prefix, exc.errors)
         return

@@ -21,6 +21,7 @@ from core.locks import ImportBusyError
 from core.siigo.errors import SiigoError
 from core.validation import FIELD_LABELS
 from pages.common import (
+    current_actor,
     flash,
     format_datetime,
     format_int,
@@ -79,7 +80,7 @@ def _run_preview(mode: str) -> None:
                                  f"({pages} página(s))")
 
     try:
-        preview = preview_import(get_engine(), build_client(settings), mode=mode, progress=progress)
+        preview = preview_import(get_engine(), build_client(settings), mode=mode, progress=progress, actor=current_actor())
     except (SiigoError, ImportBusyError) as exc:
         bar.empty()
         st.session_state.pop(PREVIEW_KEY, None)
@@ -147,7 +148,7 @@ def _show_preview(preview) -> None:
     c1, c2 = st.columns(2)
     if c1.button("Confirmar importación", type="primary", key="siigo_confirm"):
         try:
-            run = apply_import(get_engine(), preview, missing_action=missing_action)
+            run = apply_import(get_engine(), preview, missing_action=missing_action, actor=current_actor())
         except (ImportApplyError, ImportBusyError) as exc:
             st.error(str(exc))
             return

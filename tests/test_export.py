@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import openpyxl
 import pytest
 
+from tests.actors import EDITOR
 from core.allies import AllyFilters, create_ally, update_ally
 from core.export import export_csv, export_filename, export_xlsx, to_bogota, write_xlsx
 
@@ -29,7 +30,7 @@ def rows_by_header(sheet) -> list[dict]:
 
 
 def test_xlsx_has_spanish_headers_frozen_row_and_autofilter(engine):
-    create_ally(engine, COMPANY)
+    create_ally(engine, COMPANY, actor=EDITOR)
     sheet = sheet_of(export_xlsx(engine))
     header = [c.value for c in sheet[1]]
     assert header[:6] == ["ID", "Nombre / razón social", "Tipo", "Tipo de persona",
@@ -39,8 +40,8 @@ def test_xlsx_has_spanish_headers_frozen_row_and_autofilter(engine):
 
 
 def test_xlsx_keeps_codes_and_leading_zeros_as_text(engine):
-    create_ally(engine, COMPANY)
-    create_ally(engine, PERSON)
+    create_ally(engine, COMPANY, actor=EDITOR)
+    create_ally(engine, PERSON, actor=EDITOR)
     rows = {r["Nombre / razón social"].value: r for r in rows_by_header(sheet_of(export_xlsx(engine)))}
     company = rows["Ferretería El Ñandú S.A.S."]
     assert company["Identificación"].value == "900123456-8"
@@ -53,8 +54,8 @@ def test_xlsx_keeps_codes_and_leading_zeros_as_text(engine):
 
 @pytest.mark.parametrize("text", ["=1+1", "+57 300", "-2+3", "@SUM(A1)", "=HYPERLINK(\"x\")"])
 def test_xlsx_never_writes_a_formula(engine, text):
-    ally = create_ally(engine, COMPANY)
-    update_ally(engine, ally.id, {"notes": text, "commercial_name": text})
+    ally = create_ally(engine, COMPANY, actor=EDITOR)
+    update_ally(engine, ally.id, {"notes": text, "commercial_name": text}, actor=EDITOR)
     (row,) = rows_by_header(sheet_of(export_xlsx(engine)))
     assert row["Notas"].value == text and row["Notas"].data_type == "s"
     assert row["Nombre comercial"].data_type == "s"
@@ -79,15 +80,15 @@ def test_times_land_in_bogota_whether_aware_or_naive():
 
 
 def test_export_is_exactly_the_filtered_view(engine):
-    create_ally(engine, COMPANY)
-    create_ally(engine, PERSON)
+    create_ally(engine, COMPANY, actor=EDITOR)
+    create_ally(engine, PERSON, actor=EDITOR)
     only_clients = rows_by_header(sheet_of(export_xlsx(engine, AllyFilters(ally_type="cliente"))))
     assert [r["Nombre / razón social"].value for r in only_clients] == ["Zoë Núñez"]
 
 
 def test_csv_has_bom_accents_and_neutralised_formulas(engine):
-    ally = create_ally(engine, COMPANY)
-    update_ally(engine, ally.id, {"notes": "=cmd|' /C calc'!A0"})
+    ally = create_ally(engine, COMPANY, actor=EDITOR)
+    update_ally(engine, ally.id, {"notes": "=cmd|' /C calc'!A0"}, actor=EDITOR)
     data = export_csv(engine)
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))

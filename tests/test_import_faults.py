@@ -12,6 +12,7 @@ import copy
 import pytest
 from sqlalchemy import func, select
 
+from tests.actors import EDITOR
 from core.allies import count_allies, list_allies
 from core.db import reading
 from core.importer import FULL, apply_import, import_history, preview_import
@@ -21,8 +22,8 @@ from core.siigo.errors import SiigoUnavailableError
 
 
 def import_all(engine, client):
-    preview = preview_import(engine, client, mode=FULL)
-    return preview, apply_import(engine, preview)
+    preview = preview_import(engine, client, mode=FULL, actor=EDITOR)
+    return preview, apply_import(engine, preview, actor=EDITOR)
 
 
 def assert_each_tercero_once(engine, expected_ids):
@@ -78,7 +79,7 @@ def test_server_that_never_answers_ends_at_read_timeout_and_changes_nothing(
     before = count_allies(engine)
     sandbox.add_fault({"kind": "hang", "seconds": 2, "count": 5, "path": "/v1/customers"})
     with pytest.raises(SiigoUnavailableError) as caught:
-        preview_import(engine, client, mode=FULL)
+        preview_import(engine, client, mode=FULL, actor=EDITOR)
     assert count_allies(engine) == before
     failed = import_history(engine)[0]
     assert failed.status == "fallida" and failed.error == str(caught.value)
@@ -89,7 +90,7 @@ def test_failed_requests_in_a_row_stay_bounded(engine, sandbox, make_siigo_clien
     client = make_siigo_client(max_retries=10, max_consecutive_failures=4)
     sandbox.add_fault({"kind": "status", "status": 503, "count": 100, "path": "/v1/customers"})
     with pytest.raises(SiigoUnavailableError):
-        preview_import(engine, client, mode=FULL)
+        preview_import(engine, client, mode=FULL, actor=EDITOR)
     assert sandbox.count(path="/v1/customers", status=503) <= 4
     assert count_allies(engine) == 0
 

@@ -7,6 +7,7 @@ import copy
 import pytest
 from sqlalchemy import text
 
+from tests.actors import EDITOR
 from core.allies import count_allies, create_ally, get_ally, list_allies, update_ally
 from core.importer import (
     FULL, INCREMENTAL, ImportApplyError, apply_import, import_history, preview_import,
@@ -18,8 +19,8 @@ from core.siigo.errors import SiigoUnavailableError
 
 
 def import_all(engine, client, **kwargs):
-    preview = preview_import(engine, client, mode=kwargs.pop("mode", FULL))
-    return preview, apply_import(engine, preview, **kwargs)
+    preview = preview_import(engine, client, mode=kwargs.pop("mode", FULL), actor=EDITOR)
+    return preview, apply_import(engine, preview, **kwargs, actor=EDITOR)
 
 
 def test_first_import_brings_every_tercero_and_second_changes_nothing(engine, sandbox,
@@ -53,7 +54,7 @@ def test_hand_typed_ally_is_linked_not_duplicated(engine, sandbox, siigo_client)
         "identification": f"{record['identification']}",
         "business_name": "Nombre digitado a mano", "first_names": "Nombre", "last_names": "Mano",
         "notes": "cliente desde 2019",
-    })
+    }, actor=EDITOR)
     _, run = import_all(engine, siigo_client)
     assert count_allies(engine) == len(sandbox.customers)
     assert run.updated == 1
@@ -68,7 +69,7 @@ def test_failure_while_paging_leaves_data_as_it_was(engine, sandbox, siigo_clien
     sandbox.add_customer(copy.deepcopy(generate_customers(1, seed=99)[0]))
     sandbox.add_fault({"kind": "status", "status": 503, "count": 50, "path": "/v1/customers"})
     with pytest.raises(SiigoUnavailableError) as caught:
-        preview_import(engine, siigo_client)
+        preview_import(engine, siigo_client, actor=EDITOR)
     assert "inténtelo más tarde" in str(caught.value).lower()
     assert count_allies(engine) == before
     failed = import_history(engine)[0]
@@ -76,7 +77,7 @@ def test_failure_while_paging_leaves_data_as_it_was(engine, sandbox, siigo_clien
 
 
 def test_database_failure_during_apply_rolls_everything_back(engine, sandbox, siigo_client):
-    preview = preview_import(engine, siigo_client)
+    preview = preview_import(engine, siigo_client, actor=EDITOR)
     victim = preview.records[-1].values["identification"]
     with engine.begin() as conn:
         if engine.dialect.name == "sqlite":
@@ -92,7 +93,7 @@ def test_database_failure_during_apply_rolls_everything_back(engine, sandbox, si
                               "FOR EACH ROW EXECUTE FUNCTION refuse()"))
     try:
         with pytest.raises(ImportApplyError, match="los datos quedaron como estaban"):
-            apply_import(engine, preview)
+            apply_import(engine, preview, actor=EDITOR)
         assert count_allies(engine) == 0
         assert import_history(engine)[0].status == "fallida"
     finally:
@@ -135,7 +136,7 @@ def test_change_in_siigo_updates_and_keeps_local_notes(engine, sandbox, siigo_cl
     import_all(engine, siigo_client)
     record = next(c for c in sandbox.customers if c["person_type"] == "Company")
     ally = next(a for a in list_allies(engine) if a.siigo_id == record["id"])
-    update_ally(engine, ally.id, {"notes": "nota local"})
+    update_ally(engine, ally.id, {"notes": "nota local"}, actor=EDITOR)
     sandbox.update_customer(record["id"], name=["Comercializadora Renovada S.A.S."])
     preview, run = import_all(engine, siigo_client)
     assert [c.siigo_id for c in preview.changed] == [record["id"]]
@@ -149,12 +150,12 @@ def test_edited_here_and_changed_in_siigo_is_a_conflict_siigo_wins(engine, sandb
     import_all(engine, siigo_client)
     record = next(c for c in sandbox.customers if c["person_type"] == "Company")
     ally = next(a for a in list_allies(engine) if a.siigo_id == record["id"])
-    update_ally(engine, ally.id, {"business_name": "Nombre puesto aquí"})
+    update_ally(engine, ally.id, {"business_name": "Nombre puesto aquí"}, actor=EDITOR)
     sandbox.update_customer(record["id"], name=["Nombre puesto en Siigo S.A.S."])
-    preview = preview_import(engine, siigo_client)
+    preview = preview_import(engine, siigo_client, actor=EDITOR)
     (conflict,) = preview.conflicts
     assert conflict.fields["name"] == ("Nombre puesto aquí", "Nombre puesto en Siigo S.A.S.")
-    apply_import(engine, preview)
+    apply_import(engine, preview, actor=EDITOR)
     assert get_ally(engine, ally.id).name == "Nombre puesto en Siigo S.A.S."
 
 
@@ -164,10 +165,10 @@ def test_allies_gone_from_siigo_are_listed_and_handled_as_chosen(engine, sandbox
     import_all(engine, siigo_client)
     gone = next(c for c in sandbox.customers if c.get("active", True))
     sandbox.remove_customer(gone["id"])
-    preview = preview_import(engine, siigo_client)
+    preview = preview_import(engine, siigo_client, actor=EDITOR)
     assert [name for _, name in preview.missing] == [
         a.name for a in list_allies(engine) if a.siigo_id == gone["id"]]
-    run = apply_import(engine, preview, missing_action=action)
+    run = apply_import(engine, preview, missing_action=action, actor=EDITOR)
     ally = next(a for a in list_allies(engine) if a.siigo_id == gone["id"])
     assert ally.status == status
     assert run.deactivated == (1 if action == "deactivate" else 0)
@@ -178,7 +179,7 @@ def test_incremental_sync_asks_only_for_recent_changes(engine, sandbox, siigo_cl
     record = sandbox.customers[5]
     sandbox.update_customer(record["id"], commercial_name="Nuevo Nombre Comercial")
     requests_before = siigo_client.stats.requests
-    preview = preview_import(engine, siigo_client, mode=INCREMENTAL)
+    preview = preview_import(engine, siigo_client, mode=INCREMENTAL, actor=EDITOR)
     assert preview.mode == INCREMENTAL and preview.missing == []
     assert preview.fetched < len(sandbox.customers)
     assert [c.siigo_id for c in preview.changed] == [record["id"]]
@@ -186,11 +187,11 @@ def test_incremental_sync_asks_only_for_recent_changes(engine, sandbox, siigo_cl
 
 
 def test_incremental_without_a_previous_run_does_a_full_one(engine, sandbox, siigo_client):
-    preview = preview_import(engine, siigo_client, mode=INCREMENTAL)
+    preview = preview_import(engine, siigo_client, mode=INCREMENTAL, actor=EDITOR)
     assert preview.mode == FULL and preview.note
 
 
 def test_a_second_import_while_one_runs_is_refused(engine, sandbox, siigo_client):
     with import_lock(engine):
         with pytest.raises(ImportBusyError, match="Ya hay una importación"):
-            preview_import(engine, siigo_client)
+            preview_import(engine, siigo_client, actor=EDITOR)

@@ -25,6 +25,8 @@ SETTING_NAMES = (
     "SIIGO_ACCESS_KEY",
     "SIIGO_PARTNER_ID",
     "SIIGO_REQUESTS_PER_MINUTE",
+    "SESSION_IDLE_MINUTES",
+    "AUTH_MODE",
 )
 SECRET_NAMES = frozenset({"SIIGO_ACCESS_KEY"})
 
@@ -38,6 +40,8 @@ class Settings(BaseSettings):
     SIIGO_ACCESS_KEY: str = Field(default="", repr=False)
     SIIGO_PARTNER_ID: str = "AliadosDashboard"
     SIIGO_REQUESTS_PER_MINUTE: int = 100
+    SESSION_IDLE_MINUTES: int = 30
+    AUTH_MODE: str = "local"  # "local" (passwords here) or "oidc" (st.login)
 
     @property
     def siigo_configured(self) -> bool:

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PAGE_SIZE = 100
+BENCH_ACTOR_NAME = "benchmark"
 
 
 def _free_port() -> int:
@@ -59,16 +60,18 @@ def _child_import(base_url: str, database_url: str, rpm: int) -> dict:
     """Run one full import in this process and return its figures."""
     from core.db import make_engine
     from core.importer import FULL, apply_import, preview_import
+    from core.permissions import Actor
     from core.siigo.client import SiigoClient
 
+    actor = Actor(BENCH_ACTOR_NAME, "editor")
     engine = make_engine(database_url)
     client = SiigoClient(base_url=base_url, username="sandbox@example.com",
                          access_key="sandbox-key", partner_id="AliadosBench",
                          requests_per_minute=rpm)
     started = time.perf_counter()
-    preview = preview_import(engine, client, mode=FULL)
+    preview = preview_import(engine, client, mode=FULL, actor=actor)
     fetched = time.perf_counter()
-    run = apply_import(engine, preview)
+    run = apply_import(engine, preview, actor=actor)
     done = time.perf_counter()
     return {
         "fetched": preview.fetched, "created": run.created, "requests": client.stats.requests,
@@ -110,8 +113,10 @@ def bench_views(count: int = 20_000, repeats: int = 7) -> None:
     from core.allies import AllyFilters, view_rows
     from core.db import make_engine
     from core.importer import FULL, apply_import, preview_import
+    from core.permissions import Actor
     from core.siigo.client import SiigoClient
 
+    actor = Actor(BENCH_ACTOR_NAME, "editor")
     proc, base_url = _start_sandbox(count)
     with tempfile.TemporaryDirectory() as tmp:
         try:
@@ -119,7 +124,8 @@ def bench_views(count: int = 20_000, repeats: int = 7) -> None:
             client = SiigoClient(base_url=base_url, username="sandbox@example.com",
                                  access_key="sandbox-key", partner_id="AliadosBench",
                                  requests_per_minute=0)
-            apply_import(engine, preview_import(engine, client, mode=FULL))
+            preview = preview_import(engine, client, mode=FULL, actor=actor)
+            apply_import(engine, preview, actor=actor)
         finally:
             proc.terminate()
             proc.wait(timeout=10)

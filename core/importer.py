@@ -317,7 +317,10 @@ def map_record(record: Mapping[str, Any]) -> MappedRecord:
                         fingerprint(values))
 
 
-def _plan(session, records: list[MappedRecord], mode: str, now: datetime) -> _Plan:
+def _plan(
+    session, records: list[MappedRecord], mode: str, now: datetime, *, rows_to_write: bool
+) -> _Plan:
+    """Match the records against the database; with ``rows_to_write`` also build the rows."""
     rows = session.execute(select(*_STATE_COLUMNS)).mappings().all()
     by_siigo = {r["siigo_id"]: r for r in rows if r["siigo_id"]}
     by_doc = {(r["id_type"], r["identification"], r["branch_office"]): r for r in rows}
@@ -355,16 +358,16 @@ def _plan(session, records: list[MappedRecord], mode: str, now: datetime) -> _Pl
             "siigo_created_at": created, "siigo_updated_at": updated,
         }
         if current is None:
-            plan.inserts.append({
-                **_NEW_ROW, **values, **sync, "origin": "siigo", "created_at": now,
-                "updated_at": now, "search_text": search_text_for(values),
-            })
-            plan.new.append(PlannedChange(siigo_id, values["name"], _describe(values),
-                                          {k: (None, v) for k, v in values.items() if v}))
+            if rows_to_write:
+                plan.inserts.append({
+                    **_NEW_ROW, **values, **sync, "origin": "siigo", "created_at": now,
+                    "updated_at": now, "search_text": search_text_for(values),
+                })
+            plan.new.append(PlannedChange(siigo_id, values["name"], _describe(values)))
             continue
         diffs = {k: (current[k], v) for k, v in values.items() if current[k] != v}
         if not diffs and current["siigo_id"] == siigo_id:
-            if current["siigo_fingerprint"] != digest:
+            if rows_to_write and current["siigo_fingerprint"] != digest:
                 plan.updates.append({"id": current["id"], "siigo_fingerprint": digest,
                                      "last_synced_at": now})
             plan.unchanged += 1
@@ -379,8 +382,9 @@ def _plan(session, records: list[MappedRecord], mode: str, now: datetime) -> _Pl
         if diffs and edited_here and changed_there:
             plan.conflicts.append(change)
         plan.changed.append(change)
-        plan.updates.append({"id": current["id"], **values, **sync,
-                             "search_text": search_text_for(values), "_bump": True})
+        if rows_to_write:
+            plan.updates.append({"id": current["id"], **values, **sync,
+                                 "search_text": search_text_for(values), "_bump": True})
 
     if mode == FULL:
         plan.missing = [
@@ -424,7 +428,7 @@ def preview_import(
             raise
     records = result.customers
     with reading(engine) as session:
-        plan = _plan(session, records, mode, started)
+        plan = _plan(session, records, mode, started, rows_to_write=False)
     return ImportPreview(
         mode=mode, fetched=len(records), total_results=result.total_results,
         records=records, new=plan.new, changed=plan.changed, unchanged=plan.unchanged,
@@ -457,11 +461,11 @@ def _apply_locked(engine, preview: ImportPreview, actor: Actor, missing_action: 
     now = utcnow()
     try:
         with transaction(engine) as session:
-            plan = _plan(session, preview.records, preview.mode, now)
+            plan = _plan(session, preview.records, preview.mode, now, rows_to_write=True)
             run = ImportRun(
                 started_at=preview.started_at, mode=preview.mode, trigger=_trigger(actor),
                 started_by=actor.username, status="exitosa", fetched=preview.fetched,
-                created=len(plan.inserts), updated=len(plan.changed), unchanged=plan.unchanged,
+                created=len(plan.new), updated=len(plan.changed), unchanged=plan.unchanged,
                 rejected=len(plan.rejected), requests=preview.requests, retries=preview.retries,
             )
             session.add(run)

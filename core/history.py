@@ -188,8 +188,11 @@ def restore_deleted(engine: Engine, entry_id: int, *, actor: Actor) -> Ally:
         if entry is None or entry.action != "eliminar" or not entry.snapshot:
             raise RestoreError("Esa entrada del historial no es una eliminación que se pueda deshacer.")
         data = json.loads(entry.snapshot, object_hook=_decode)
-        if session.get(Ally, data["id"]) is not None:
-            raise RestoreError(f"El aliado {entry.ally_name} ya fue restaurado.")
+        holder = session.get(Ally, data["id"])
+        if holder is not None:
+            if (holder.id_type, holder.identification) == (data["id_type"], data["identification"]):
+                raise RestoreError(f"El aliado {entry.ally_name} ya fue restaurado.")
+            data.pop("id")  # a database from before ids were never reused
         clash = find_by_document(
             session, data["id_type"], data["identification"], data["branch_office"]
         )

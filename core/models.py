@@ -26,6 +26,8 @@ class Ally(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("id_type", "identification", "branch_office", name="uq_ally_document"),
         Index("ix_ally_type_status", "ally_type", "status"),
+        # Never reuse the id of a deleted ally: its history points at that id.
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)

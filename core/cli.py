@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -26,8 +27,25 @@ from core.settings import load_settings
 EXIT_OK, EXIT_OTHER, EXIT_CONFIG, EXIT_CREDENTIALS, EXIT_UNAVAILABLE, EXIT_BUSY = range(6)
 
 
+class _SpanishParser(argparse.ArgumentParser):
+    """argparse with its usage errors said in Spanish, on one line."""
+
+    def error(self, message: str):
+        choice = re.search(r"argument (\S+): invalid choice: '([^']*)' \(choose from (.*)\)",
+                           message)
+        if choice:
+            text = f"{choice[1]}: «{choice[2]}» no es válido; use uno de: {choice[3]}."
+        elif message.startswith("the following arguments are required"):
+            text = "faltan argumentos: " + message.split(": ", 1)[1] + "."
+        elif "invalid int value" in message:
+            text = message.split(":", 1)[0].replace("argument ", "") + " debe ser un número entero."
+        else:
+            text = message
+        self.exit(2, f"Error: {text} Vea python -m core --help.\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m core", description="Aliados por consola.")
+    parser = _SpanishParser(prog="python -m core", description="Aliados por consola.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMANDO")
 
     sandbox = commands.add_parser("sandbox", help="Sirve el sandbox local de la API de Siigo.")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 
 from core.allies import search_text_for
@@ -472,11 +472,15 @@ def _apply_locked(engine, preview: ImportPreview, actor: Actor, missing_action: 
             session.flush()
             audit = []
             if plan.inserts:
+                # A plain executemany, then the new ids read back: RETURNING with
+                # guaranteed order makes SQLite insert one row per statement.
+                # Only this run writes rows with last_synced_at == now (import lock).
+                before = session.scalar(select(func.max(Ally.id))) or 0
+                session.execute(Ally.__table__.insert(), plan.inserts)
                 inserted = session.execute(
-                    Ally.__table__.insert().returning(
-                        Ally.id, Ally.name, sort_by_parameter_order=True
-                    ),
-                    plan.inserts,
+                    select(Ally.id, Ally.name).where(
+                        Ally.id > before, Ally.siigo_id.is_not(None), Ally.last_synced_at == now
+                    )
                 ).all()
                 audit += [audit_row(actor, "importar", ally_id, name, at=now, version=1,
                                     import_run_id=run.id) for ally_id, name in inserted]

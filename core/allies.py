@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -370,14 +371,18 @@ VIEW_COLUMNS = {
 }
 
 
-def view_rows(engine: Engine, filters: AllyFilters | None = None) -> list[dict[str, Any]]:
-    """One plain dict per ally for the grid, in the order of VIEW_COLUMNS."""
+def view_rows(
+    engine: Engine, filters: AllyFilters | None = None, *, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """One plain dict per ally for the grid, in the order of VIEW_COLUMNS (``limit`` first)."""
     columns = (
         Ally.id, Ally.name, Ally.ally_type, Ally.id_type, Ally.identification,
         Ally.check_digit, Ally.phone, Ally.email, Ally.city_name, Ally.status, Ally.origin,
         Ally.version,
     )
     stmt = apply_filters(select(*columns), filters or AllyFilters()).order_by(Ally.name, Ally.id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
     with reading(engine) as session:
         result = session.execute(stmt).all()
     rows = []
@@ -410,6 +415,13 @@ def city_options(engine: Engine) -> list[tuple[str, str]]:
         return [(code, name) for code, name in session.execute(stmt).all()]
 
 
+def _aware(stamp: datetime | str) -> datetime:
+    # COALESCE loses the column type on SQLite, so the value may come back raw.
+    if isinstance(stamp, str):
+        stamp = datetime.fromisoformat(stamp)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
 def _counts(session: Session, column) -> dict[str, int]:
     stmt = select(column, func.count()).group_by(column)
     return {key: int(n) for key, n in session.execute(stmt).all()}
@@ -430,7 +442,9 @@ def dashboard_stats(engine: Engine, *, top_cities: int = 10) -> dict[str, Any]:
             .limit(top_cities)
         )
         cities = [(name, int(n)) for name, n in session.execute(city_stmt).all()]
-        created = session.scalars(select(Ally.created_at)).all()
+        # For an imported ally the month it was created in Siigo is the one that counts.
+        created = session.scalars(select(func.coalesce(Ally.siigo_created_at, Ally.created_at)))
+        created = [_aware(stamp) for stamp in created.all()]
     per_month: dict[str, int] = {}
     for stamp in created:
         key = stamp.strftime("%Y-%m")

@@ -184,3 +184,20 @@ def test_concurrent_creates_of_the_same_document_store_one(engine):
         thread.join()
     assert sorted(outcomes) == ["duplicate"] * 3 + ["ok"]
     assert count_allies(engine) == 1
+
+
+def test_new_per_month_counts_imported_allies_by_their_siigo_creation(engine, sandbox,
+                                                                      siigo_client):
+    from core.importer import FULL, apply_import, preview_import
+
+    preview = preview_import(engine, siigo_client, mode=FULL, actor=EDITOR)
+    apply_import(engine, preview, actor=EDITOR)
+    per_month = dashboard_stats(engine)["per_month"]
+    assert sum(per_month.values()) == len(sandbox.customers)
+    assert len(per_month) > 12  # the data set spreads creations over years
+
+
+def test_view_rows_limit_keeps_the_first_rows_in_order(engine):
+    create_ally(engine, COMPANY, actor=EDITOR)
+    create_ally(engine, PERSON, actor=EDITOR)
+    assert [r["name"] for r in view_rows(engine, limit=1)] == ["Ferretería El Ñandú S.A.S."]

@@ -1,23 +1,71 @@
-"""Entry point: `streamlit run streamlit_app.py` opens the Aliados dashboard."""
+"""Entry point: `streamlit run streamlit_app.py` opens the Aliados dashboard.
+
+Until someone signs in, the navigation holds only the login page; afterwards it
+holds the pages the person's role may use (core.permissions.can).
+"""
 
 import streamlit as st
 
+from core.permissions import ROLE_LABELS, can
+from pages.common import (
+    MAIN_RAN_KEY, get_settings, md_escape, refresh_session, sign_out,
+)
+
 st.set_page_config(page_title="Aliados", page_icon=":material/handshake:", layout="wide")
 
-pages = {
-    "Aliados": [
+
+def _log_out() -> None:
+    sign_out("Cerró la sesión. Hasta pronto.")
+    if get_settings().AUTH_MODE == "oidc":
+        st.logout()
+
+
+def _pages(actor) -> dict[str, list]:
+    allies = [
         st.Page("pages/panel.py", title="Panel", icon=":material/dashboard:", default=True),
         st.Page("pages/aliados.py", title="Aliados", icon=":material/groups:"),
-        st.Page("pages/crear_aliado.py", title="Crear aliado", icon=":material/person_add:"),
-        st.Page("pages/editar_aliado.py", title="Editar aliado", icon=":material/edit:"),
-    ],
-    "Integración": [
-        st.Page("pages/importar_siigo.py", title="Importar desde Siigo", icon=":material/sync:"),
-        st.Page("pages/configuracion.py", title="Configuración", icon=":material/settings:"),
-    ],
-}
+    ]
+    if can(actor, "create"):
+        allies.append(
+            st.Page("pages/crear_aliado.py", title="Crear aliado", icon=":material/person_add:")
+        )
+    if can(actor, "edit"):
+        allies.append(
+            st.Page("pages/editar_aliado.py", title="Editar aliado", icon=":material/edit:")
+        )
+    allies.append(st.Page("pages/historial.py", title="Historial", icon=":material/history:"))
+    sections = {"Aliados": allies}
+    if can(actor, "import"):
+        sections["Integración"] = [
+            st.Page(
+                "pages/importar_siigo.py", title="Importar desde Siigo", icon=":material/sync:",
+            ),
+        ]
+    admin = []
+    if can(actor, "manage_users"):
+        admin.append(st.Page("pages/usuarios.py", title="Usuarios", icon=":material/group:"))
+    if can(actor, "settings"):
+        admin.append(
+            st.Page("pages/configuracion.py", title="Configuración", icon=":material/settings:")
+        )
+    if admin:
+        sections["Administración"] = admin
+    return sections
 
-navigation = st.navigation(pages)
+
+actor = refresh_session()
+if actor is None:
+    navigation = st.navigation(
+        [st.Page("pages/login.py", title="Iniciar sesión", icon=":material/login:", default=True)]
+    )
+else:
+    navigation = st.navigation(_pages(actor))
+    with st.sidebar:
+        st.divider()
+        role = ROLE_LABELS.get(actor.role, actor.role)
+        st.markdown(f"**{md_escape(actor.label)}**  \n{role} · usuario {md_escape(actor.username)}")
+        st.button("Cerrar sesión", key="logout", icon=":material/logout:", on_click=_log_out)
 # Marks that this session runs under st.navigation (see pages.common.require_navigation).
 st.session_state["_navigation_ready"] = True
+st.session_state[MAIN_RAN_KEY] = True  # this run already checked the session
 navigation.run()

@@ -137,7 +137,8 @@ def _confirm_delete(selected: list[tuple[int, str]]) -> None:
         ))
     c1, c2 = st.columns(2)
     if c1.button("Sí, eliminar", type="primary", key="aliados_delete_confirm"):
-        deleted = delete_allies(get_engine(), [ally_id for ally_id, _name in selected], actor=current_actor())
+        ids = [ally_id for ally_id, _name in selected]
+        deleted = delete_allies(get_engine(), ids, actor=current_actor())
         flash("success", f"Se eliminaron {deleted} aliado(s).")
         _bump_grid()
         st.rerun()

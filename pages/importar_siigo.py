@@ -80,7 +80,10 @@ def _run_preview(mode: str) -> None:
                                  f"({pages} página(s))")
 
     try:
-        preview = preview_import(get_engine(), build_client(settings), mode=mode, progress=progress, actor=current_actor())
+        preview = preview_import(
+            get_engine(), build_client(settings), mode=mode, progress=progress,
+            actor=current_actor(),
+        )
     except (SiigoError, ImportBusyError) as exc:
         bar.empty()
         st.session_state.pop(PREVIEW_KEY, None)
@@ -148,7 +151,9 @@ def _show_preview(preview) -> None:
     c1, c2 = st.columns(2)
     if c1.button("Confirmar importación", type="primary", key="siigo_confirm"):
         try:
-            run = apply_import(get_engine(), preview, missing_action=missing_action, actor=current_actor())
+            run = apply_import(
+                get_engine(), preview, missing_action=missing_action, actor=current_actor(),
+            )
         except (ImportApplyError, ImportBusyError) as exc:
             st.error(str(exc))
             return

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from core.accounts import create_user, deactivate_user, set_role
 from core.allies import AllyFilters, count_allies, create_ally, get_ally, list_allies
 from core.db import make_engine
+from core.permissions import Actor
+from tests.actors import ADMIN, EDITOR, LECTOR, OTHER_EDITOR
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 PAGES = (
     "pages/panel.py", "pages/aliados.py", "pages/crear_aliado.py", "pages/editar_aliado.py",
-    "pages/importar_siigo.py", "pages/configuracion.py",
+    "pages/importar_siigo.py", "pages/configuracion.py", "pages/historial.py",
+    "pages/usuarios.py",
 )
+# Every test actor gets an account with this (invented) password.
+PASSWORD = "clave-de-prueba-123"
 SIIGO_VARS = ("SIIGO_BASE_URL", "SIIGO_USERNAME", "SIIGO_ACCESS_KEY", "SIIGO_PARTNER_ID")
 
 COMPANY = {
@@ -31,16 +38,37 @@ PERSON = {
 }
 
 
+def create_accounts(engine, actors: tuple[Actor, ...] = (ADMIN, EDITOR, LECTOR, OTHER_EDITOR)):
+    """An account for each test actor; the administrador first (the bootstrap, no actor)."""
+    create_user(engine, username=ADMIN.username, password=PASSWORD, role=ADMIN.role,
+                display_name=ADMIN.display_name, actor=None)
+    for actor in actors:
+        if actor != ADMIN:
+            create_user(engine, username=actor.username, password=PASSWORD, role=actor.role,
+                        display_name=actor.display_name, actor=ADMIN)
+
+
 @pytest.fixture
-def db_url(tmp_path, monkeypatch):
-    """A fresh SQLite file for the app, and no Siigo settings unless a test adds them."""
+def empty_db_url(tmp_path, monkeypatch):
+    """A fresh SQLite file for the app with no users, and no Siigo settings."""
     url = f"sqlite:///{tmp_path / 'app.sqlite'}"
     monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("AUTH_MODE", "local")
+    monkeypatch.delenv("SESSION_IDLE_MINUTES", raising=False)
     for name in SIIGO_VARS:
         monkeypatch.setenv(name, "")
     st.cache_resource.clear()
     yield url
     st.cache_resource.clear()
+
+
+@pytest.fixture
+def db_url(empty_db_url):
+    """Like ``empty_db_url`` with an account for each test actor."""
+    engine = make_engine(empty_db_url)
+    create_accounts(engine)
+    engine.dispose()
+    return empty_db_url
 
 
 @pytest.fixture
@@ -52,14 +80,18 @@ def db(db_url):
 
 @pytest.fixture
 def seeded(db):
-    return [create_ally(db, COMPANY), create_ally(db, PERSON)]
+    return [create_ally(db, COMPANY, actor=EDITOR), create_ally(db, PERSON, actor=EDITOR)]
 
 
-def open_page(page: str, **state) -> AppTest:
+def open_page(page: str, *, actor: Actor | None = EDITOR, **state) -> AppTest:
+    """The app at ``page`` with ``actor`` signed in (tests about signing in use log_in)."""
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
+    if actor is not None:
+        at.session_state["actor"] = actor
     for key, value in state.items():
         at.session_state[key] = value
+    at.run()  # the pages of the role are registered on this run
     at.switch_page(page).run()
     assert not at.exception, at.exception
     return at
@@ -81,13 +113,13 @@ def everything(at: AppTest) -> str:
 
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_on_an_empty_database(db_url, page):
-    at = open_page(page)
+    at = open_page(page, actor=ADMIN)
     assert at.title[0].value
 
 
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_with_data(seeded, page):
-    open_page(page)
+    open_page(page, actor=ADMIN)
 
 
 # --- panel --------------------------------------------------------------------------------
@@ -232,6 +264,8 @@ def test_edit_page_without_a_chosen_ally_offers_a_search(db, seeded):
 def test_edit_page_reads_the_id_from_the_address(db, seeded):
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
+    at.session_state["actor"] = EDITOR
+    at.run()
     at.query_params["id"] = str(seeded[1].id)
     at.switch_page("pages/editar_aliado.py").run()
     assert not at.exception
@@ -339,3 +373,104 @@ def test_edit_page_recomputes_the_check_digit_of_a_new_nit(db, seeded):
     at.button(key=f"{prefix}submit").click().run()
     stored = get_ally(db, company.id)
     assert (stored.identification, stored.check_digit) == ("800197268", "4")
+
+
+# --- signing in ---------------------------------------------------------------------------
+
+def nav_titles(at: AppTest) -> list[str]:
+    """The pages st.navigation registered on the last run, in order."""
+    return [info["page_name"] for info in at._registered_pages.values()]
+
+
+def log_in(at: AppTest, username: str, password: str) -> AppTest:
+    at.text_input(key="login_username").input(username)
+    at.text_input(key="login_password").input(password)
+    at.button(key="login_submit").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def start() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_before_signing_in_only_the_login_page_exists(db_url):
+    at = start()
+    assert texts(at, "title") == ["Iniciar sesión"]
+    assert at.text_input(key="login_username") and at.text_input(key="login_password")
+    assert nav_titles(at) == ["Iniciar sesión"]
+    with pytest.raises(ValueError):
+        at.switch_page("pages/aliados.py")
+
+
+def test_without_users_the_login_page_says_how_to_create_the_first_admin(empty_db_url):
+    at = start()
+    assert "python -m core create-user --username admin --role administrador" in texts(
+        at, "code")
+    assert "primer administrador" in at.warning[0].value
+
+
+def test_login_success_signs_in_and_shows_name_and_role(db_url):
+    at = log_in(start(), "editor", PASSWORD)
+    assert at.session_state["actor"] == EDITOR
+    assert texts(at, "title") == ["Panel de aliados"]
+    assert any("Editor de Pruebas" in m and "Editor" in m for m in texts(at.sidebar, "markdown"))
+    assert at.button(key="logout")
+
+
+def test_login_failure_says_so_in_spanish_and_forgets_the_password(db_url):
+    at = log_in(start(), "editor", "no-es-la-clave")
+    assert "Usuario o contraseña incorrectos." in texts(at, "error")
+    assert "actor" not in at.session_state
+    assert at.text_input(key="login_password").value == ""
+    # An unknown user gets exactly the same answer.
+    at = log_in(at, "nadie", "no-es-la-clave")
+    assert texts(at, "error") == ["Usuario o contraseña incorrectos."]
+
+
+def test_five_failures_lock_the_account_even_for_the_right_password(db_url):
+    at = start()
+    for _ in range(5):
+        log_in(at, "lectora", "equivocada-123")
+    [message] = texts(at, "error")
+    assert message.startswith("La cuenta está bloqueada por intentos fallidos")
+    log_in(at, "lectora", PASSWORD)
+    assert texts(at, "error")[0].startswith("La cuenta está bloqueada")
+    assert "actor" not in at.session_state
+
+
+def test_logout_returns_to_the_login_page_and_forgets_the_session(db_url):
+    at = log_in(start(), "editor", PASSWORD)
+    at.button(key="logout").click().run()
+    assert not at.exception
+    assert texts(at, "title") == ["Iniciar sesión"]
+    assert "actor" not in at.session_state
+    assert "Cerró la sesión. Hasta pronto." in texts(at, "info")
+
+
+def test_idle_session_expires_and_signs_out(db_url):
+    at = log_in(start(), "editor", PASSWORD)
+    at.session_state["_last_activity"] = datetime.now(UTC) - timedelta(minutes=31)
+    at.run()
+    assert texts(at, "title") == ["Iniciar sesión"]
+    assert "actor" not in at.session_state
+    assert any(i.startswith("Su sesión se cerró por inactividad") for i in texts(at, "info"))
+
+
+def test_a_deactivated_user_is_signed_out_on_the_next_run(db, db_url):
+    at = log_in(start(), "editor", PASSWORD)
+    deactivate_user(db, "editor", actor=ADMIN)
+    at.run()
+    assert texts(at, "title") == ["Iniciar sesión"]
+    assert "actor" not in at.session_state
+
+
+def test_a_role_change_takes_effect_at_once(db, db_url):
+    at = log_in(start(), "editor", PASSWORD)
+    set_role(db, "editor", "lector", actor=ADMIN)
+    at.run()
+    assert at.session_state["actor"].role == "lector"
+    assert "Crear aliado" not in nav_titles(at)

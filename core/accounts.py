@@ -224,27 +224,29 @@ def create_user(
     """
     username = normalize_username(username)
     display_name = " ".join((display_name or "").split())
+    if actor is not None:
+        require(actor, "manage_users")
+
+    errors: dict[str, str] = {}
+    if problem := username_problem(username):
+        errors["username"] = problem
+    if problem := _role_problem(role):
+        errors["role"] = problem
+    if password is not None and (problem := password_problem(password, username)):
+        errors["password"] = problem
+    if len(display_name) > MAX_DISPLAY_NAME:
+        errors["display_name"] = f"Use como máximo {MAX_DISPLAY_NAME} caracteres."
+    # Hashed before the transaction: argon2 is slow on purpose and a writing
+    # transaction on SQLite holds the database's only write lock.
+    password_hash = None if errors or password is None else hash_password(password)
+
     with transaction(engine) as session:
         if actor is None:
             _lock_user_table(session)
             if session.scalar(select(func.count()).select_from(User)):
                 require(actor, "manage_users")  # raises: users exist, so credentials are needed
-            bootstrap = True
-        else:
-            require(actor, "manage_users")
-            bootstrap = False
-
-        errors: dict[str, str] = {}
-        if problem := username_problem(username):
-            errors["username"] = problem
-        if problem := _role_problem(role):
-            errors["role"] = problem
-        elif bootstrap and role != ADMIN:
-            errors["role"] = "El primer usuario debe ser administrador."
-        if password is not None and (problem := password_problem(password, username)):
-            errors["password"] = problem
-        if len(display_name) > MAX_DISPLAY_NAME:
-            errors["display_name"] = f"Use como máximo {MAX_DISPLAY_NAME} caracteres."
+            if "role" not in errors and role != ADMIN:
+                errors["role"] = "El primer usuario debe ser administrador."
         if "username" not in errors and session.scalars(
             select(User.id).where(User.username == username)
         ).first() is not None:
@@ -252,10 +254,8 @@ def create_user(
         if errors:
             raise AccountError(errors)
 
-        user = User(
-            username=username, display_name=display_name, role=role,
-            password_hash=hash_password(password) if password is not None else None,
-        )
+        user = User(username=username, display_name=display_name, role=role,
+                    password_hash=password_hash)
         session.add(user)
         try:
             session.flush()
@@ -271,50 +271,88 @@ def create_user(
 def authenticate(
     engine: Engine, username: str, password: str, *, now: datetime | None = None
 ) -> Actor:
-    """Check a username and password; return the Actor or raise LoginError."""
+    """Check a username and password; return the Actor or raise LoginError.
+
+    The slow argon2 check runs outside any transaction (on SQLite a transaction
+    that writes holds the one write lock of the whole database). To keep
+    parallel guesses within the limit, each attempt is first counted as a
+    failure in a short transaction and the outcome is written in another.
+    """
     now = _as_utc(now or utcnow())
     username = normalize_username(username)
-    with transaction(engine) as session:
-        user = _get_for_update(session, username) if username else None
-        if user is None:
-            _verify(_DUMMY_HASH, password or "")
-            raise LoginError(WRONG_CREDENTIALS)
+    password = password or ""
+    reserved = _reserve_attempt(engine, username, now) if username else None
+    if reserved is None:
+        _verify(_DUMMY_HASH, password)
+        raise LoginError(WRONG_CREDENTIALS)
+    if isinstance(reserved, LoginError):
+        raise reserved
+    stored = reserved
+    if not stored:  # no password (identity provider only): as slow as a real check
+        _verify(_DUMMY_HASH, password)
+        raise _record_failure(engine, username, now)
+    if not _verify(stored, password):
+        raise _record_failure(engine, username, now)
+    new_hash = hash_password(password) if _hasher.check_needs_rehash(stored) else None
+    return _record_success(engine, username, stored, new_hash, now)
 
+
+def _reserve_attempt(engine: Engine, username: str, now: datetime) -> str | None | LoginError:
+    """Count one attempt; return the stored hash, a LoginError to raise, or None if unknown.
+
+    An unknown user yields None; a user without a password yields "" (falsy).
+    """
+    with transaction(engine) as session:
+        user = _get_for_update(session, username)
+        if user is None:
+            return None
+        if user.locked_until is not None and user.locked_until <= now:
+            user.locked_until = None  # the lock has run out: a fresh set of attempts
+            user.failed_attempts = 0
+        if user.locked_until is None and user.failed_attempts >= MAX_FAILED_ATTEMPTS:
+            # The last allowed attempt is still being checked (or its process
+            # died): lock now rather than allow more guesses.
+            user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
         if user.locked_until is not None:
-            if now < user.locked_until:
-                # Refused before looking at the password: during the lock a
-                # guess, right or wrong, tells nothing.
-                error = LoginError(_locked_message(user.locked_until, now))
-            else:  # the lock has run out: a fresh set of attempts
-                user.locked_until = None
-                user.failed_attempts = 0
-                error = None
+            # Refused before looking at the password: during the lock a guess,
+            # right or wrong, tells nothing.
+            return LoginError(_locked_message(user.locked_until, now))
+        user.failed_attempts += 1
+        user.updated_at = now
+        return user.password_hash or ""
+
+
+def _record_failure(engine: Engine, username: str, now: datetime) -> LoginError:
+    with transaction(engine) as session:
+        user = _get_for_update(session, username)
+        if user is not None and user.failed_attempts >= MAX_FAILED_ATTEMPTS:
+            if user.locked_until is None or user.locked_until <= now:
+                user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
+                log.warning("Cuenta %s bloqueada por intentos fallidos", user.username)
+            return LoginError(_locked_message(user.locked_until, now))
+    return LoginError(WRONG_CREDENTIALS)
+
+
+def _record_success(
+    engine: Engine, username: str, checked_hash: str, new_hash: str | None, now: datetime
+) -> Actor:
+    with transaction(engine) as session:
+        user = _get_for_update(session, username)
+        if user is None or user.password_hash != checked_hash:
+            # Deleted or given a new password while the old one was checked.
+            raise LoginError(WRONG_CREDENTIALS)
+        user.failed_attempts = 0
+        user.locked_until = None
+        user.updated_at = now
+        if not user.active:
+            error = LoginError(INACTIVE_MESSAGE)  # said only to whoever knows the password
         else:
             error = None
-
-        if error is None:
-            stored = user.password_hash
-            ok = _verify(stored or _DUMMY_HASH, password or "") and stored is not None
-            if not ok:
-                user.failed_attempts += 1
-                if user.failed_attempts >= MAX_FAILED_ATTEMPTS:
-                    user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-                    log.warning("Cuenta %s bloqueada por intentos fallidos", user.username)
-                    error = LoginError(_locked_message(user.locked_until, now))
-                else:
-                    error = LoginError(WRONG_CREDENTIALS)
-            elif not user.active:
-                # Said only to whoever knows the password.
-                error = LoginError(INACTIVE_MESSAGE)
-            else:
-                user.failed_attempts = 0
-                user.locked_until = None
-                user.last_login_at = now
-                if _hasher.check_needs_rehash(stored):
-                    user.password_hash = hash_password(password)
-        user.updated_at = now
+            user.last_login_at = now
+            if new_hash is not None:
+                user.password_hash = new_hash
         actor = _actor(user)
-    # Raised after the commit, so failed attempts and locks are kept.
+    # Raised after the commit, so the reset counter is kept.
     if error is not None:
         raise error
     return actor
@@ -404,11 +442,12 @@ def set_password(
 ) -> UserSummary:
     """Give a user a new password (it also clears a lock)."""
     require(actor, "manage_users")
+    if problem := password_problem(password, normalize_username(username)):
+        raise AccountError({"password": problem})
+    password_hash = hash_password(password)  # before the transaction: argon2 is slow
     with transaction(engine) as session:
         user = _load(session, username)
-        if problem := password_problem(password, user.username):
-            raise AccountError({"password": problem})
-        user.password_hash = hash_password(password)
+        user.password_hash = password_hash
         user.failed_attempts = 0
         user.locked_until = None
         user.updated_at = utcnow()

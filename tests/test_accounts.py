@@ -6,6 +6,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from sqlalchemy import select, update
 
 from core import accounts
 from core.accounts import (
-    CONSOLE_ADMIN, LOCK_MINUTES, MAX_FAILED_ATTEMPTS, WRONG_CREDENTIALS, AccountError, LoginError,
+    LOCK_MINUTES, MAX_FAILED_ATTEMPTS, WRONG_CREDENTIALS, AccountError, LoginError,
     actor_for_identity, authenticate, create_user, current_actor, deactivate_user, list_users,
     session_expired, set_password, set_role, unlock_user,
 )
@@ -250,6 +251,51 @@ def test_success_resets_the_failure_count(engine, admin):
         with pytest.raises(LoginError) as caught:
             authenticate(engine, "ana.admin", "Mala-Clave-000", now=T0)
         assert str(caught.value) == WRONG_CREDENTIALS
+
+
+def test_parallel_guesses_cannot_get_past_the_limit(engine, admin, monkeypatch):
+    real_hash = stored(engine, "ana.admin").password_hash
+    checked: list[str] = []
+    original = accounts._verify
+
+    def counting_verify(stored_hash, password):
+        if stored_hash == real_hash:
+            checked.append(password)
+        return original(stored_hash, password)
+
+    monkeypatch.setattr(accounts, "_verify", counting_verify)
+    guesses = 12
+    start = threading.Barrier(guesses)
+    outcomes: list[str] = []
+
+    def guess(n: int) -> None:
+        start.wait()
+        try:
+            authenticate(engine, "ana.admin", f"Adivinanza-{n:04}", now=T0)
+        except LoginError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(guesses)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+
+    assert len(outcomes) == guesses
+    assert len(checked) <= MAX_FAILED_ATTEMPTS  # never more guesses than allowed
+    assert stored(engine, "ana.admin").locked_until == T0 + timedelta(minutes=LOCK_MINUTES)
+    with pytest.raises(LoginError, match="bloqueada"):
+        authenticate(engine, "ana.admin", ADMIN_PASSWORD, now=T0)
+
+
+def test_an_attempt_left_hanging_at_the_limit_locks_the_account(engine, admin):
+    # As if the process checking the fifth attempt had died before writing its outcome.
+    with transaction(engine) as session:
+        session.execute(update(User).where(User.username == "ana.admin")
+                        .values(failed_attempts=MAX_FAILED_ATTEMPTS))
+    with pytest.raises(LoginError, match="bloqueada"):
+        authenticate(engine, "ana.admin", ADMIN_PASSWORD, now=T0)
+    assert stored(engine, "ana.admin").locked_until == T0 + timedelta(minutes=LOCK_MINUTES)
 
 
 def test_administrador_unlocks_a_locked_account(engine, admin):

@@ -15,20 +15,25 @@ from core.allies import (
     VIEW_COLUMNS,
     AllyFilters,
     city_options,
+    count_allies,
     delete_allies,
     save_grid_edits,
     view_rows,
 )
 from core.catalogs import ALLY_TYPE_LABELS, ORIGIN_LABELS, STATUS_LABELS
 from core.export import export_csv, export_filename, export_xlsx
+from core.permissions import PermissionDeniedError
 from pages.common import (
-    current_actor,
     EDIT_ALLY_KEY,
+    allowed,
+    current_actor,
     flash,
     format_int,
     get_engine,
     label_for,
+    md_escape,
     require_navigation,
+    require_permission,
     show_flashes,
 )
 
@@ -97,26 +102,30 @@ def _filter_widgets(engine) -> AllyFilters:
     return AllyFilters(**{name: saved[name] for name in FILTER_FIELDS})
 
 
-def _grid_options(frame: pd.DataFrame) -> dict:
+def _grid_options(frame: pd.DataFrame, *, editable: bool, selectable: bool) -> dict:
+    """Cells are plain text (no cell renderers, no JsCode): a name with HTML shows as typed."""
     builder = GridOptionsBuilder.from_dataframe(frame)
     builder.configure_default_column(
         filter=True, sortable=True, resizable=True, editable=False,
     )
     for field, header in VIEW_COLUMNS.items():
-        builder.configure_column(field, header, editable=field in GRID_EDITABLE)
+        builder.configure_column(field, header, editable=editable and field in GRID_EDITABLE)
     builder.configure_column("id", "ID", width=80, maxWidth=100, filter="agNumberColumnFilter")
     for field, labels in (("ally_type", ALLY_TYPE_LABELS), ("status", STATUS_LABELS)):
         # refData shows the Spanish label while the cell keeps the stored code.
         builder.configure_column(
-            field, VIEW_COLUMNS[field], editable=True, refData=labels,
+            field, VIEW_COLUMNS[field], editable=editable, refData=labels,
             cellEditor="agSelectCellEditor", cellEditorParams={"values": list(labels)},
         )
     builder.configure_column("origin", VIEW_COLUMNS["origin"], refData=ORIGIN_LABELS)
+    if selectable:
+        builder.configure_grid_options(
+            rowSelection={
+                "mode": "multiRow", "checkboxes": True, "headerCheckbox": True,
+                "enableClickSelection": False,
+            },
+        )
     builder.configure_grid_options(
-        rowSelection={
-            "mode": "multiRow", "checkboxes": True, "headerCheckbox": True,
-            "enableClickSelection": False,
-        },
         pagination=True, paginationPageSize=50, paginationPageSizeSelector=[25, 50, 100, 500],
         stopEditingWhenCellsLoseFocus=True, singleClickEdit=False, localeText=GRID_LOCALE,
     )
@@ -125,21 +134,23 @@ def _grid_options(frame: pd.DataFrame) -> dict:
 
 @st.dialog("Eliminar aliados")
 def _confirm_delete(selected: list[tuple[int, str]]) -> None:
+    undo = "Si se equivoca, puede restaurarlo desde el Historial."
     if len(selected) == 1:
-        st.write(f"¿Eliminar a **{selected[0][1]}**? Esta acción no se puede deshacer.")
+        st.write(f"¿Eliminar a **{md_escape(selected[0][1])}**? {undo}")
     else:
-        st.write(
-            f"¿Eliminar los **{len(selected)}** aliados seleccionados? "
-            "Esta acción no se puede deshacer."
-        )
-        st.caption(", ".join(name for _id, name in selected[:10]) + (
+        st.write(f"¿Eliminar los **{len(selected)}** aliados seleccionados? {undo}")
+        st.caption(md_escape(", ".join(name for _id, name in selected[:10])) + (
             "…" if len(selected) > 10 else ""
         ))
     c1, c2 = st.columns(2)
     if c1.button("Sí, eliminar", type="primary", key="aliados_delete_confirm"):
         ids = [ally_id for ally_id, _name in selected]
-        deleted = delete_allies(get_engine(), ids, actor=current_actor())
-        flash("success", f"Se eliminaron {deleted} aliado(s).")
+        try:
+            deleted = delete_allies(get_engine(), ids, actor=current_actor())
+        except PermissionDeniedError as exc:
+            flash("error", str(exc))
+        else:
+            flash("success", f"Se eliminaron {deleted} aliado(s).")
         _bump_grid()
         st.rerun()
     if c2.button("Cancelar", key="aliados_delete_cancel"):
@@ -154,9 +165,11 @@ def _records(frame: pd.DataFrame | None) -> list[dict]:
 
 
 require_navigation()
+require_permission("browse")
 st.title("Aliados")
 show_flashes()
 engine = get_engine()
+can_edit, can_delete = allowed("edit"), allowed("delete")
 filters = _filter_widgets(engine)
 
 # The grid keeps the rows it was first sent until the filters change or a save
@@ -165,8 +178,9 @@ filter_hash = hashlib.sha1(json.dumps(asdict(filters), sort_keys=True).encode())
 grid_key = f"aliados_grid_{st.session_state.get(GRID_VERSION_KEY, 0)}_{filter_hash[:10]}"
 snapshot = st.session_state.get(SNAPSHOT_KEY)
 if snapshot is None or snapshot[0] != grid_key:
-    all_rows = view_rows(engine, filters)
-    snapshot = (grid_key, all_rows[:MAX_GRID_ROWS], len(all_rows))
+    snapshot = (
+        grid_key, view_rows(engine, filters, limit=MAX_GRID_ROWS), count_allies(engine, filters)
+    )
     st.session_state[SNAPSHOT_KEY] = snapshot
 _key, rows, total = snapshot
 
@@ -179,13 +193,15 @@ if reload_col.button("Recargar", key="aliados_reload", help="Vuelve a leer la ba
 
 if not rows:
     if filters.is_empty():
-        st.info("Todavía no hay aliados. Cree uno o impórtelos desde Siigo.")
-        st.page_link(
-            "pages/crear_aliado.py", label="Crear un aliado", icon=":material/person_add:"
-        )
-        st.page_link(
-            "pages/importar_siigo.py", label="Importar desde Siigo", icon=":material/sync:"
-        )
+        st.info("Todavía no hay aliados.")
+        if allowed("create"):
+            st.page_link(
+                "pages/crear_aliado.py", label="Crear un aliado", icon=":material/person_add:"
+            )
+        if allowed("import"):
+            st.page_link(
+                "pages/importar_siigo.py", label="Importar desde Siigo", icon=":material/sync:"
+            )
     else:
         st.info("Ningún aliado cumple estos filtros.")
     st.stop()
@@ -197,20 +213,24 @@ if total > len(rows):
     )
 
 frame = pd.DataFrame(rows, columns=list(VIEW_COLUMNS))
-st.caption("Doble clic en nombre, tipo, teléfono, correo o estado para editar; Enter guarda.")
+if can_edit:
+    st.caption("Doble clic en nombre, tipo, teléfono, correo o estado para editar; Enter guarda.")
+else:
+    st.caption("Su rol permite consultar y descargar los aliados, no modificarlos.")
 grid = AgGrid(
     frame,
-    gridOptions=_grid_options(frame),
+    gridOptions=_grid_options(frame, editable=can_edit, selectable=can_edit or can_delete),
     height=520,
     data_return_mode=DataReturnMode.AS_INPUT,
-    update_on=["cellValueChanged", "selectionChanged"],
+    update_on=(["cellValueChanged"] if can_edit else [])
+    + (["selectionChanged"] if can_edit or can_delete else []),
     allow_unsafe_jscode=False,
     key=grid_key,
     theme="streamlit",
     show_toolbar=False,
 )
 
-edited = _records(grid.data) if grid.grid_response else []
+edited = _records(grid.data) if can_edit and grid.grid_response else []
 if edited:
     result = save_grid_edits(engine, rows, edited, actor=current_actor())
     if result.saved or result.refused:
@@ -221,15 +241,18 @@ if edited:
         _bump_grid()
         st.rerun()
 
-selected = _records(grid.selected_rows)
+selected = _records(grid.selected_rows) if can_edit or can_delete else []
 chosen = [(int(r["id"]), str(r["name"])) for r in selected]
 c1, c2, c3, c4 = st.columns(4)
-if c1.button("Editar", key="aliados_edit", disabled=len(chosen) != 1,
-             help="Seleccione una sola fila para editarla en el formulario completo."):
+if can_edit and c1.button(
+    "Editar", key="aliados_edit", disabled=len(chosen) != 1,
+    help="Seleccione una sola fila para editarla en el formulario completo.",
+):
     st.session_state[EDIT_ALLY_KEY] = chosen[0][0]
     st.switch_page("pages/editar_aliado.py")
-if c2.button("Eliminar", key="aliados_delete", disabled=not chosen,
-             help="Seleccione una o varias filas."):
+if can_delete and c2.button(
+    "Eliminar", key="aliados_delete", disabled=not chosen, help="Seleccione una o varias filas.",
+):
     _confirm_delete(chosen)
 c3.download_button(
     "Descargar Excel", data=lambda: export_xlsx(engine, filters),

@@ -174,7 +174,8 @@ def format_int(value: int) -> str:
     return f"{value:,}".replace(",", ".")
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+# What Streamlit's Markdown would turn into formatting, HTML or math inside a sentence.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]#|<>~$])")
 
 
 def md_escape(text: Any) -> str:

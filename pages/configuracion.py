@@ -4,9 +4,12 @@ import pandas as pd
 import streamlit as st
 
 from core.settings import describe_sources
-from pages.common import describe_database, get_settings, require_navigation
+from pages.common import (
+    describe_database, get_settings, require_navigation, require_permission,
+)
 
 require_navigation()
+require_permission("settings")
 st.title("Configuración")
 st.write(
     "Cada valor sale de una variable de entorno o, si no está, de `.streamlit/secrets.toml`; "

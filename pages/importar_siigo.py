@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import time
+
 import pandas as pd
 import streamlit as st
 
@@ -18,17 +21,22 @@ from core.importer import (
     rejects_csv,
 )
 from core.locks import ImportBusyError
+from core.permissions import PermissionDeniedError
 from core.siigo.errors import SiigoError
 from core.validation import FIELD_LABELS
 from pages.common import (
+    allowed,
     current_actor,
     flash,
     format_datetime,
     format_int,
     get_engine,
     get_settings,
+    remaining_text,
     require_navigation,
+    require_permission,
     show_flashes,
+    show_value,
 )
 
 PREVIEW_KEY = "_siigo_preview"
@@ -40,14 +48,32 @@ MISSING_LABELS = {
 }
 
 
+def _started_by(run) -> str:
+    if run.trigger == "programado":
+        return "tarea programada"
+    return run.started_by or "—"
+
+
 def _run_line(run) -> str:
-    when = format_datetime(run.started_at)
+    when = f"{format_datetime(run.started_at)} · {run.mode} · {_started_by(run)}"
     if run.status == "exitosa":
         return (
-            f"{when} · {run.mode} · exitosa: {run.created} nuevos, {run.updated} actualizados, "
+            f"{when} · exitosa: {run.created} nuevos, {run.updated} actualizados, "
             f"{run.unchanged} sin cambios, {run.rejected} rechazados."
         )
-    return f"{when} · {run.mode} · {run.status}: {run.error or 'sin detalle'}"
+    return f"{when} · {run.status}: {run.error or 'sin detalle'}"
+
+
+def progress_text(pages: int, fetched: int, total: int, elapsed_seconds: float) -> str:
+    """What the progress bar says while the terceros arrive, with the time left."""
+    if total <= 0:
+        return f"Leídas {pages} página(s), {format_int(fetched)} terceros…"
+    per_page = fetched / pages if pages and fetched else 0
+    total_pages = max(pages, math.ceil(total / per_page)) if per_page else pages
+    return (
+        f"Página {pages} de {total_pages}: leídos {format_int(fetched)} de "
+        f"{format_int(total)} terceros · {remaining_text(elapsed_seconds, fetched, total)}"
+    )
 
 
 def _changes_table(changes, *, with_fields: bool) -> pd.DataFrame:
@@ -70,21 +96,37 @@ def _show(value) -> str:
     return "(vacío)" if value in (None, "") else str(value)
 
 
+def _conflicts_table(conflicts) -> pd.DataFrame:
+    """One row per field that changed both here and in Siigo, with both values."""
+    rows = []
+    for change in conflicts[:EXAMPLES]:
+        for field, (here, siigo) in change.fields.items():
+            rows.append({
+                "ID Siigo": change.siigo_id, "Nombre": change.name,
+                "Campo": FIELD_LABELS.get(field, field),
+                "Valor en Aliados": show_value(field, here),
+                "Valor en Siigo": show_value(field, siigo),
+            })
+    return pd.DataFrame(
+        rows, columns=["ID Siigo", "Nombre", "Campo", "Valor en Aliados", "Valor en Siigo"],
+    )
+
+
 def _run_preview(mode: str) -> None:
     settings = get_settings()
     bar = st.progress(0.0, text="Conectando con Siigo…")
+    started = time.monotonic()
 
     def progress(pages: int, fetched: int, total: int) -> None:
         share = min(fetched / total, 1.0) if total else 0.0
-        bar.progress(share, text=f"Leídos {format_int(fetched)} de {format_int(total)} terceros "
-                                 f"({pages} página(s))")
+        bar.progress(share, text=progress_text(pages, fetched, total, time.monotonic() - started))
 
     try:
         preview = preview_import(
             get_engine(), build_client(settings), mode=mode, progress=progress,
             actor=current_actor(),
         )
-    except (SiigoError, ImportBusyError) as exc:
+    except (SiigoError, ImportBusyError, PermissionDeniedError) as exc:
         bar.empty()
         st.session_state.pop(PREVIEW_KEY, None)
         st.error(str(exc))
@@ -117,8 +159,11 @@ def _show_preview(preview) -> None:
         with st.expander(f"Con cambios (primeros {min(EXAMPLES, len(preview.changed))})"):
             st.dataframe(_changes_table(preview.changed, with_fields=True), hide_index=True)
     if preview.conflicts:
-        with st.expander("Conflictos: cambiaron aquí y en Siigo", expanded=True):
-            st.dataframe(_changes_table(preview.conflicts, with_fields=True), hide_index=True)
+        with st.expander(
+            f"Conflictos: cambiaron aquí y en Siigo ({len(preview.conflicts)})", expanded=True,
+        ):
+            st.warning(f"Al confirmar se aplica esta regla: {CONFLICT_RULE}")
+            st.dataframe(_conflicts_table(preview.conflicts), hide_index=True)
     if preview.rejected:
         with st.expander(f"Rechazados ({len(preview.rejected)})", expanded=True):
             st.dataframe(
@@ -154,7 +199,7 @@ def _show_preview(preview) -> None:
             run = apply_import(
                 get_engine(), preview, missing_action=missing_action, actor=current_actor(),
             )
-        except (ImportApplyError, ImportBusyError) as exc:
+        except (ImportApplyError, ImportBusyError, PermissionDeniedError) as exc:
             st.error(str(exc))
             return
         st.session_state.pop(PREVIEW_KEY, None)
@@ -172,6 +217,7 @@ def _show_preview(preview) -> None:
 
 
 require_navigation()
+require_permission("import")
 st.title("Importar desde Siigo")
 show_flashes()
 settings = get_settings()
@@ -186,7 +232,10 @@ else:
         "La integración con Siigo no está configurada: defina SIIGO_USERNAME y "
         "SIIGO_ACCESS_KEY (variables de entorno o .streamlit/secrets.toml)."
     )
-    st.page_link("pages/configuracion.py", label="Ver la configuración", icon=":material/settings:")
+    if allowed("settings"):
+        st.page_link(
+            "pages/configuracion.py", label="Ver la configuración", icon=":material/settings:"
+        )
 
 previous = last_run(engine)
 st.caption("Última importación: " + (_run_line(previous) if previous else "ninguna todavía."))
@@ -224,7 +273,8 @@ else:
             [
                 {
                     "Inicio": format_datetime(r.started_at), "Modo": r.mode, "Origen": r.trigger,
-                    "Resultado": r.status, "Leídos": r.fetched, "Nuevos": r.created,
+                    "Iniciada por": _started_by(r), "Resultado": r.status,
+                    "Leídos": r.fetched, "Nuevos": r.created,
                     "Actualizados": r.updated, "Sin cambios": r.unchanged,
                     "Rechazados": r.rejected, "Inactivados": r.deactivated,
                     "Peticiones": r.requests, "Reintentos": r.retries,

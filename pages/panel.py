@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.allies import dashboard_stats
 from core.catalogs import ALLY_TYPE_LABELS, ORIGIN_LABELS, STATUS_LABELS
-from pages.common import format_int, get_engine, require_navigation, show_flashes
+from pages.common import allowed, format_int, get_engine, require_navigation, show_flashes
 
 
 def _series(counts: dict, labels: dict, name: str) -> pd.DataFrame:
@@ -23,12 +23,20 @@ show_flashes()
 stats = dashboard_stats(get_engine())
 
 if stats["total"] == 0:
-    st.info(
-        "Todavía no hay aliados. Empiece por crear un aliado a mano o por importar "
-        "los terceros desde Siigo."
-    )
-    st.page_link("pages/crear_aliado.py", label="Crear un aliado", icon=":material/person_add:")
-    st.page_link("pages/importar_siigo.py", label="Importar desde Siigo", icon=":material/sync:")
+    if allowed("create"):
+        st.info(
+            "Todavía no hay aliados. Empiece por crear un aliado a mano o por importar "
+            "los terceros desde Siigo."
+        )
+        st.page_link(
+            "pages/crear_aliado.py", label="Crear un aliado", icon=":material/person_add:"
+        )
+        if allowed("import"):
+            st.page_link(
+                "pages/importar_siigo.py", label="Importar desde Siigo", icon=":material/sync:"
+            )
+    else:
+        st.info("Todavía no hay aliados: aparecerán aquí cuando un editor los cree o importe.")
     st.stop()
 
 by_type, by_status = stats["by_type"], stats["by_status"]

@@ -9,8 +9,26 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core.accounts import create_user, deactivate_user, set_role
-from core.allies import AllyFilters, count_allies, create_ally, get_ally, list_allies
+import json
+
+from core.accounts import (
+    LoginError,
+    authenticate,
+    create_user,
+    deactivate_user,
+    list_users,
+    set_role,
+)
+from core.allies import (
+    AllyFilters,
+    AllyNotFoundError,
+    count_allies,
+    create_ally,
+    delete_allies,
+    get_ally,
+    list_allies,
+    update_ally,
+)
 from core.db import make_engine
 from core.permissions import Actor
 from tests.actors import ADMIN, EDITOR, LECTOR, OTHER_EDITOR
@@ -474,3 +492,225 @@ def test_a_role_change_takes_effect_at_once(db, db_url):
     at.run()
     assert at.session_state["actor"].role == "lector"
     assert "Crear aliado" not in nav_titles(at)
+
+
+# --- what each role sees ------------------------------------------------------------------
+
+def signed_in(actor: Actor) -> AppTest:
+    """The app after one run of streamlit_app.py with ``actor`` signed in."""
+    at = start()
+    at.session_state["actor"] = actor
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def grid_options(at: AppTest) -> dict:
+    [grid] = [e for e in at.main if type(e).__name__ == "UnknownElement"]
+    return json.loads(grid.proto.json_args)["gridOptions"]
+
+
+def test_each_role_gets_its_own_pages(db_url):
+    assert nav_titles(signed_in(LECTOR)) == ["Panel", "Aliados", "Historial"]
+    assert nav_titles(signed_in(EDITOR)) == [
+        "Panel", "Aliados", "Crear aliado", "Editar aliado", "Historial", "Importar desde Siigo",
+    ]
+    assert nav_titles(signed_in(ADMIN)) == [
+        "Panel", "Aliados", "Crear aliado", "Editar aliado", "Historial", "Importar desde Siigo",
+        "Usuarios", "Configuración",
+    ]
+
+
+def test_a_lector_cannot_reach_the_writing_pages(db_url):
+    at = signed_in(LECTOR)
+    for page in ("pages/crear_aliado.py", "pages/editar_aliado.py", "pages/importar_siigo.py",
+                 "pages/usuarios.py", "pages/configuracion.py"):
+        with pytest.raises(ValueError):
+            at.switch_page(page)
+
+
+def test_a_lector_gets_a_read_only_grid_and_the_downloads(seeded):
+    at = open_page("pages/aliados.py", actor=LECTOR)
+    options = grid_options(at)
+    assert not any(column.get("editable") for column in options["columnDefs"])
+    assert "rowSelection" not in options
+    for key in ("aliados_edit", "aliados_delete"):
+        with pytest.raises(KeyError):
+            at.button(key=key)
+    assert [d.label for d in at.get("download_button")] == ["Descargar Excel", "Descargar CSV"]
+    assert "Su rol permite consultar y descargar" in everything(at)
+
+
+def test_an_editor_gets_an_editable_grid(seeded):
+    at = open_page("pages/aliados.py", actor=EDITOR)
+    editable = {c["field"] for c in grid_options(at)["columnDefs"] if c.get("editable")}
+    assert editable == {"name", "ally_type", "phone", "email", "status"}
+    assert at.button(key="aliados_edit") and at.button(key="aliados_delete")
+
+
+def test_an_empty_panel_offers_no_links_a_lector_cannot_follow(db_url):
+    at = open_page("pages/panel.py", actor=LECTOR)
+    assert not at.exception
+    assert "cuando un editor los cree" in at.info[0].value
+
+
+# --- usuarios -----------------------------------------------------------------------------
+
+def test_admin_creates_a_user_who_can_then_sign_in(db, db_url):
+    at = open_page("pages/usuarios.py", actor=ADMIN)
+    assert "lectora" in list(at.dataframe[0].value["Usuario"])
+    at.text_input(key="usuarios_new_username").input("Nuevo.Lector")
+    at.text_input(key="usuarios_new_display_name").input("Nuevo Lector")
+    at.selectbox(key="usuarios_new_role").set_value("lector")
+    at.text_input(key="usuarios_new_password").input("corta")
+    at.button(key="usuarios_create").click().run()
+    assert "Contraseña: Use al menos 10 caracteres." in texts(at, "error")
+    assert "nuevo.lector" not in [u.username for u in list_users(db, actor=ADMIN)]
+
+    at.text_input(key="usuarios_new_password").input("otra-clave-larga-9")
+    at.button(key="usuarios_create").click().run()
+    assert not at.exception
+    assert "Se creó el usuario «nuevo.lector» con rol Lector." in texts(at, "success")
+    assert authenticate(db, "nuevo.lector", "otra-clave-larga-9").role == "lector"
+
+
+def test_admin_changes_a_role_and_unlocks_an_account(db, db_url):
+    for _ in range(5):
+        with pytest.raises(LoginError):
+            authenticate(db, "lectora", "equivocada-123")
+    at = open_page("pages/usuarios.py", actor=ADMIN)
+    at.selectbox(key="usuarios_chosen").set_value("lectora").run()
+    at.button(key="usuarios_unlock").click().run()
+    assert "Se desbloqueó la cuenta «lectora»." in texts(at, "success")
+    assert authenticate(db, "lectora", PASSWORD).role == "lector"
+
+    at.selectbox(key="usuarios_role_lectora").set_value("editor").run()
+    at.button(key="usuarios_set_role").click().run()
+    assert "«lectora» ahora tiene el rol Editor." in texts(at, "success")
+    assert {u.username: u.role for u in list_users(db, actor=ADMIN)}["lectora"] == "editor"
+
+
+def test_the_last_admin_cannot_be_deactivated_and_is_told_why(db, db_url):
+    at = open_page("pages/usuarios.py", actor=ADMIN)
+    at.selectbox(key="usuarios_chosen").set_value("admin").run()
+    at.button(key="usuarios_deactivate").click().run()
+    assert any("último administrador activo" in e for e in texts(at, "error"))
+    assert {u.username: u.active for u in list_users(db, actor=ADMIN)}["admin"]
+
+
+# --- historial ----------------------------------------------------------------------------
+
+def test_history_lists_create_edit_delete_and_restoring_brings_the_ally_back(db, seeded):
+    person = seeded[1]
+    update_ally(db, person.id, {"phone": "3157778888"}, actor=OTHER_EDITOR)
+    delete_allies(db, [person.id], actor=EDITOR)
+    at = open_page("pages/historial.py", actor=EDITOR)
+    table = at.dataframe[0].value
+    mine = table[table["Aliado"] == "Lucía Fernanda Quintero Ardila"]
+    assert list(mine["Acción"]) == ["Eliminación", "Edición", "Creación"]
+    assert list(mine["Usuario"])[:2] == [
+        "Editor de Pruebas (editor)", "Otra Editora (otra.editora)"
+    ]
+    assert "Teléfono: 3001234567 → 3157778888" in list(mine["Cambios"])
+
+    # Filters: by user and by action.
+    at.selectbox(key="historial_user").set_value("otra.editora").run()
+    assert list(at.dataframe[0].value["Acción"]) == ["Edición"]
+    at.selectbox(key="historial_user").set_value(None)
+    at.selectbox(key="historial_action").set_value("eliminar").run()
+    assert list(at.dataframe[0].value["Aliado"]) == ["Lucía Fernanda Quintero Ardila"]
+
+    [restore] = [b for b in at.button if b.key.startswith("historial_restore_")]
+    restore.click().run()
+    assert not at.exception
+    back = get_ally(db, person.id)
+    assert back.phone == "3157778888" and back.notes == "<b>no es html</b>"
+    assert any(s.startswith("Se restauró «Lucía Fernanda Quintero Ardila»")
+               for s in texts(at, "success"))
+    # A second restore of the same entry is refused with the Spanish reason.
+    at.button(key=restore.key).click().run()
+    assert any("ya fue restaurado" in e for e in texts(at, "error"))
+
+
+def test_a_lector_reads_the_history_but_cannot_restore(db, seeded):
+    delete_allies(db, [seeded[0].id], actor=EDITOR)
+    at = open_page("pages/historial.py", actor=LECTOR)
+    assert "Eliminación" in list(at.dataframe[0].value["Acción"])
+    assert not [b for b in at.button if b.key and b.key.startswith("historial_restore_")]
+    with pytest.raises(AllyNotFoundError):
+        get_ally(db, seeded[0].id)
+
+
+def test_the_edit_page_shows_the_history_of_that_ally(db, seeded):
+    person = seeded[1]
+    update_ally(db, person.id, {"email": "lucia@correo.example"}, actor=OTHER_EDITOR)
+    at = open_page("pages/editar_aliado.py", edit_ally_id=person.id)
+    assert "Historial de este aliado" in texts(at, "subheader")
+    history = at.dataframe[-1].value
+    assert list(history["Acción"]) == ["Edición", "Creación"]
+    assert set(history["Aliado"]) == {"Lucía Fernanda Quintero Ardila"}
+
+
+# --- no lost updates ----------------------------------------------------------------------
+
+def test_edit_page_refuses_a_stale_save_and_reloads_on_request(db, seeded):
+    person = seeded[1]
+    at = open_page("pages/editar_aliado.py", edit_ally_id=person.id)
+    prefix = f"editar_{person.id}_v0_"
+    # Someone else saves while this form is open.
+    update_ally(db, person.id, {"phone": "3157778888"}, actor=OTHER_EDITOR)
+    at.text_input(key=f"{prefix}email").input("lucia@correo.example")
+    at.button(key=f"{prefix}submit").click().run()
+    assert not at.exception
+    [message] = [e for e in texts(at, "error") if e.startswith("Otra persona guardó cambios")]
+    assert "Otra Editora" in message and "Teléfono" in message and "3157778888" in message
+    stored = get_ally(db, person.id)
+    assert (stored.phone, stored.email, stored.version) == ("3157778888", None, 2)
+    # The draft is still there until the person asks to reload.
+    assert at.text_input(key=f"{prefix}email").value == "lucia@correo.example"
+
+    at.button(key=f"editar_reload_{person.id}").click().run()
+    prefix = f"editar_{person.id}_v1_"
+    assert at.text_input(key=f"{prefix}phone").value == "3157778888"
+    assert at.text_input(key=f"{prefix}email").value == ""
+    assert not [e for e in texts(at, "error") if e.startswith("Otra persona")]
+    at.text_input(key=f"{prefix}email").input("lucia@correo.example")
+    at.button(key=f"{prefix}submit").click().run()
+    stored = get_ally(db, person.id)
+    assert (stored.phone, stored.email, stored.version) == (
+        "3157778888", "lucia@correo.example", 3)
+
+
+def test_coming_back_to_the_edit_page_loads_the_current_version(db, seeded):
+    person = seeded[1]
+    at = open_page("pages/editar_aliado.py", edit_ally_id=person.id)
+    update_ally(db, person.id, {"phone": "3157778888"}, actor=OTHER_EDITOR)
+    at.switch_page("pages/panel.py").run()
+    at.switch_page("pages/editar_aliado.py").run()
+    prefix = f"editar_{person.id}_v0_"
+    assert at.text_input(key=f"{prefix}phone").value == "3157778888"
+    at.text_input(key=f"{prefix}email").input("lucia@correo.example")
+    at.button(key=f"{prefix}submit").click().run()
+    assert get_ally(db, person.id).email == "lucia@correo.example"
+
+
+# --- import page helpers ------------------------------------------------------------------
+
+def test_remaining_time_from_elapsed_time_and_share_done():
+    from pages.common import remaining_text
+
+    assert remaining_text(0, 0, 100) == "calculando el tiempo restante…"
+    assert remaining_text(10, 50, 100) == "faltan unos 10 s"
+    assert remaining_text(60, 100, 1000) == "faltan unos 9 min"
+    assert remaining_text(5, 100, 100) == "terminando…"
+
+
+def test_import_history_says_who_started_it(db, siigo_env):
+    at = open_page("pages/importar_siigo.py")
+    at.radio(key="siigo_mode").set_value("completa")
+    at.button(key="siigo_import").click().run()
+    at.button(key="siigo_confirm").click().run()
+    history = at.dataframe[-1].value
+    assert list(history["Iniciada por"]) == ["editor"]
+    assert list(history["Origen"]) == ["usuario"]
+    assert {"Modo", "Peticiones", "Reintentos", "Duración (s)", "Error"} <= set(history.columns)

@@ -1,4 +1,4 @@
-"""The real app in headless Chromium: import from the sandbox, then edit cells in the grid."""
+"""The real app in headless Chromium: sign in, import from the sandbox, edit cells in the grid."""
 
 from __future__ import annotations
 
@@ -9,7 +9,17 @@ import pytest
 
 from core.allies import AllyNotFoundError, get_ally
 from core.db import make_engine
-from tests.ui_helpers import CHROMIUM, browser_page, import_from_sandbox, running_app, siigo_env
+from tests.ui_helpers import (
+    CHROMIUM,
+    browser_page,
+    create_accounts,
+    import_from_sandbox,
+    log_in,
+    nav_titles,
+    open_page,
+    running_app,
+    siigo_env,
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -17,8 +27,9 @@ pytestmark = [
 ]
 GRID = "iframe[title*='st_aggrid']"
 SAVE_WAIT_SECONDS = 30
+# What an editor's sidebar offers.
 NAV_TITLES = [
-    "Panel", "Aliados", "Crear aliado", "Editar aliado", "Importar desde Siigo", "Configuración",
+    "Panel", "Aliados", "Crear aliado", "Editar aliado", "Historial", "Importar desde Siigo",
 ]
 
 
@@ -71,19 +82,19 @@ def row_id(grid, row_index: int) -> int:
 
 def test_import_then_edit_phone_and_name_in_the_grid(tmp_path, sandbox):
     url = f"sqlite:///{tmp_path / 'browser.sqlite'}"
+    create_accounts(url)
     engine = make_engine(url)
     try:
         with running_app(url, siigo_env(sandbox.base_url)) as base, browser_page() as page:
-            # A deep link as the first visit after start must still get the app's own
-            # navigation, not Streamlit's automatic list of pages/ (helpers included).
-            page.goto(f"{base}/aliados")
-            page.get_by_role("heading", name="Panel de aliados").wait_for()
-            links = page.locator("[data-testid='stSidebarNavLink']").all_inner_texts()
-            assert [link.strip().splitlines()[-1] for link in links] == NAV_TITLES
+            # A deep link as the first visit after start must get the login page, with
+            # no automatic list of pages/ (helpers included) and nothing else to reach.
+            log_in(page, base, "editor", path="/aliados")
+            assert nav_titles(page) == NAV_TITLES
+            page.get_by_text("Editor de Pruebas").wait_for()
 
             import_from_sandbox(page, base)
 
-            page.goto(f"{base}/aliados")
+            open_page(page, base, "Aliados")
             grid = current_grid(page, 0)
             assert grid.locator(".ag-center-cols-container .ag-row").count() > 1
 
@@ -123,7 +134,8 @@ def test_import_then_edit_phone_and_name_in_the_grid(tmp_path, sandbox):
             page.get_by_text(f"ID {chosen} ·").wait_for()
 
             # Deleting asks first, naming how many, then removes them.
-            page.goto(f"{base}/aliados")  # a new session: its grid starts at version 0
+            log_in(page, base, "editor")  # a new session: its grid starts at version 0
+            open_page(page, base, "Aliados")
             grid = current_grid(page, 0)
             doomed = [row_id(grid, 0), row_id(grid, 1)]
             for index in (0, 1):

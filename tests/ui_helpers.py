@@ -1,8 +1,8 @@
 """Helpers to run the real app for the browser test, and a screenshot script.
 
 ``python -m tests.ui_helpers docs/panel.png`` starts a Siigo sandbox and the app on
-127.0.0.1, imports the sandbox's terceros through the import page and saves a
-screenshot of the Panel. Nothing leaves the machine.
+127.0.0.1, signs in as an invented editor, imports the sandbox's terceros through the
+import page and saves a screenshot of the Panel. Nothing leaves the machine.
 """
 
 from __future__ import annotations
@@ -25,6 +25,14 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
 STARTUP_WAIT_SECONDS = 90
+# Invented accounts for the browser tests: (username, role, display name).
+PASSWORD = "clave-de-prueba-123"
+ACCOUNTS = (
+    ("admin", "administrador", "Administradora de Pruebas"),
+    ("editor", "editor", "Editor de Pruebas"),
+    ("otra.editora", "editor", "Otra Editora"),
+    ("lectora", "lector", "Lectora de Pruebas"),
+)
 
 
 def free_port() -> int:
@@ -86,8 +94,27 @@ def _wait_for_health(base: str, process: subprocess.Popen) -> None:
     raise RuntimeError(f"streamlit did not answer on {base} in {STARTUP_WAIT_SECONDS} s")
 
 
+def create_accounts(database_url: str, accounts=ACCOUNTS) -> None:
+    """Store the invented accounts (the administrador first: it bootstraps the table)."""
+    from core.accounts import create_user
+    from core.db import make_engine
+    from core.permissions import Actor
+
+    engine = make_engine(database_url)
+    try:
+        admin = None
+        for username, role, name in sorted(accounts, key=lambda a: a[1] != "administrador"):
+            create_user(engine, username=username, password=PASSWORD, role=role,
+                        display_name=name, actor=admin)
+            if admin is None:
+                admin = Actor(username, role, name)
+    finally:
+        engine.dispose()
+
+
 @contextmanager
-def browser_page(width: int = 1400, height: int = 1000):
+def chromium():
+    """A headless Chromium; open one context per person (each is its own session)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -95,23 +122,46 @@ def browser_page(width: int = 1400, height: int = 1000):
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
         )
         try:
-            page = browser.new_page(viewport={"width": width, "height": height})
-            page.set_default_timeout(60_000)
-            yield page
+            yield browser
         finally:
             browser.close()
 
 
-def open_page(page, base: str, title: str) -> None:
-    """Open a page through the sidebar, as a person would after landing on the app."""
-    page.goto(f"{base}/")
+def new_page(browser, width: int = 1400, height: int = 1000):
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page.set_default_timeout(60_000)
+    return page
+
+
+@contextmanager
+def browser_page(width: int = 1400, height: int = 1000):
+    with chromium() as browser:
+        yield new_page(browser, width, height)
+
+
+def log_in(page, base: str, username: str, password: str = PASSWORD, *, path: str = "/") -> None:
+    """Load the app (a new Streamlit session) and sign in through the login form."""
+    page.goto(f"{base}{path}")
+    page.get_by_role("heading", name="Iniciar sesión").wait_for()
+    page.get_by_label("Usuario").fill(username)
+    page.get_by_label("Contraseña", exact=True).fill(password)
+    page.get_by_role("button", name="Iniciar sesión").click()
     page.get_by_role("heading", name="Panel de aliados").wait_for()
+
+
+def nav_titles(page) -> list[str]:
+    links = page.locator("[data-testid='stSidebarNavLink']").all_inner_texts()
+    return [link.strip().splitlines()[-1] for link in links]
+
+
+def open_page(page, base: str, title: str, heading: str | None = None) -> None:
+    """Open a page through the sidebar, as a person would (the session stays signed in)."""
     page.locator("[data-testid='stSidebarNavLink']", has_text=title).click()
-    page.get_by_role("heading", name=title).wait_for()
+    page.get_by_role("heading", name=heading or title, exact=True).wait_for()
 
 
 def import_from_sandbox(page, base: str) -> None:
-    """Run a full import through the import page, as a person would."""
+    """Run a full import through the import page, as a person would (signed in)."""
     open_page(page, base, "Importar desde Siigo")
     page.get_by_text("Importación completa", exact=True).click()
     page.get_by_role("button", name="Importar desde Siigo").click()
@@ -126,9 +176,11 @@ def screenshot_panel(target: Path) -> None:
 
     with tempfile.TemporaryDirectory() as tmp, SandboxServer(n_customers=300) as sandbox:
         url = f"sqlite:///{Path(tmp) / 'panel.sqlite'}"
+        create_accounts(url)
         with running_app(url, siigo_env(sandbox.base_url)) as base, browser_page() as page:
+            log_in(page, base, "editor")
             import_from_sandbox(page, base)
-            page.goto(f"{base}/")
+            open_page(page, base, "Panel", "Panel de aliados")
             page.get_by_text("Ciudades con más aliados").wait_for()
             page.locator("[data-testid='stVegaLiteChart']").first.wait_for()
             page.wait_for_load_state("networkidle")

@@ -53,11 +53,32 @@ def _pages(actor) -> dict[str, list]:
     return sections
 
 
+# The address of every page (from its file name), for the signed-out aliases below.
+PAGE_PATHS = (
+    "panel", "aliados", "crear_aliado", "editar_aliado", "historial", "importar_siigo",
+    "usuarios", "configuracion",
+)
+
+
+def _login_pages() -> list:
+    """Only the login page, also under the address of each page (hidden).
+
+    So a bookmark or a reload of ``/aliados`` shows the login form instead of
+    Streamlit's English "Page not found", and after signing in the person lands
+    on the page asked for (a page has the same id as its address), if the role
+    has it; otherwise on the Panel.
+    """
+    login = "pages/login.py"
+    return [
+        st.Page(login, title="Iniciar sesión", icon=":material/login:", default=True),
+        *(st.Page(login, title="Iniciar sesión", url_path=path, visibility="hidden")
+          for path in PAGE_PATHS),
+    ]
+
+
 actor = refresh_session()
 if actor is None:
-    navigation = st.navigation(
-        [st.Page("pages/login.py", title="Iniciar sesión", icon=":material/login:", default=True)]
-    )
+    navigation = st.navigation(_login_pages())
 else:
     navigation = st.navigation(_pages(actor))
     with st.sidebar:

@@ -87,8 +87,10 @@ def test_import_then_edit_phone_and_name_in_the_grid(tmp_path, sandbox):
     try:
         with running_app(url, siigo_env(sandbox.base_url)) as base, browser_page() as page:
             # A deep link as the first visit after start must get the login page, with
-            # no automatic list of pages/ (helpers included) and nothing else to reach.
+            # no automatic list of pages/ (helpers included). This very first visit
+            # goes through the main script, so it lands on the Panel.
             log_in(page, base, "editor", path="/aliados")
+            page.get_by_role("heading", name="Panel de aliados").wait_for()
             assert nav_titles(page) == NAV_TITLES
             page.get_by_text("Editor de Pruebas").wait_for()
 
@@ -133,9 +135,10 @@ def test_import_then_edit_phone_and_name_in_the_grid(tmp_path, sandbox):
             page.get_by_role("heading", name="Editar aliado").wait_for()
             page.get_by_text(f"ID {chosen} ·").wait_for()
 
-            # Deleting asks first, naming how many, then removes them.
-            log_in(page, base, "editor")  # a new session: its grid starts at version 0
-            open_page(page, base, "Aliados")
+            # Deleting asks first, naming how many, then removes them. A bookmark of
+            # the grid opens it right after signing in, in a new session (grid version 0).
+            log_in(page, base, "editor", path="/aliados")
+            page.get_by_role("heading", name="Aliados", exact=True).wait_for()
             grid = current_grid(page, 0)
             doomed = [row_id(grid, 0), row_id(grid, 1)]
             for index in (0, 1):

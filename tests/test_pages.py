@@ -419,8 +419,13 @@ def test_before_signing_in_only_the_login_page_exists(db_url):
     at = start()
     assert texts(at, "title") == ["Iniciar sesión"]
     assert at.text_input(key="login_username") and at.text_input(key="login_password")
-    assert nav_titles(at) == ["Iniciar sesión"]
-    with pytest.raises(ValueError):
+    # Only the login page, also under each page's address (so a bookmark shows the form).
+    assert set(nav_titles(at)) == {"Iniciar sesión"}
+    assert {Path(info["script_path"]).name for info in at._registered_pages.values()} == {
+        "login.py"
+    }
+    assert "aliados" in {info.get("url_pathname") for info in at._registered_pages.values()}
+    with pytest.raises(ValueError):  # the page itself is not registered
         at.switch_page("pages/aliados.py")
 
 

@@ -140,13 +140,16 @@ def browser_page(width: int = 1400, height: int = 1000):
 
 
 def log_in(page, base: str, username: str, password: str = PASSWORD, *, path: str = "/") -> None:
-    """Load the app (a new Streamlit session) and sign in through the login form."""
+    """Load ``path`` (a new Streamlit session) and sign in through the login form.
+
+    The app then shows the page of ``path`` (the Panel for ``/``).
+    """
     page.goto(f"{base}{path}")
     page.get_by_role("heading", name="Iniciar sesión").wait_for()
     page.get_by_label("Usuario").fill(username)
     page.get_by_label("Contraseña", exact=True).fill(password)
     page.get_by_role("button", name="Iniciar sesión").click()
-    page.get_by_role("heading", name="Panel de aliados").wait_for()
+    page.get_by_role("button", name="Cerrar sesión").wait_for()
 
 
 def nav_titles(page) -> list[str]:

@@ -82,7 +82,6 @@ if actor is None:
 else:
     navigation = st.navigation(_pages(actor))
     with st.sidebar:
-        st.divider()
         role = ROLE_LABELS.get(actor.role, actor.role)
         st.markdown(f"**{md_escape(actor.label)}**  \n{role} · usuario {md_escape(actor.username)}")
         st.button("Cerrar sesión", key="logout", icon=":material/logout:", on_click=_log_out)

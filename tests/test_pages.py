@@ -719,3 +719,11 @@ def test_import_history_says_who_started_it(db, siigo_env):
     assert list(history["Iniciada por"]) == ["editor"]
     assert list(history["Origen"]) == ["usuario"]
     assert {"Modo", "Peticiones", "Reintentos", "Duración (s)", "Error"} <= set(history.columns)
+
+
+def test_with_the_identity_provider_the_login_page_offers_its_button(db_url, monkeypatch):
+    monkeypatch.setenv("AUTH_MODE", "oidc")
+    at = start()
+    assert at.button(key="login_oidc").label == "Iniciar sesión"
+    with pytest.raises(KeyError):
+        at.text_input(key="login_password")

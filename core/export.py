@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from core.allies import AllyFilters, apply_filters
 from core.catalogs import (
     ALLY_TYPE_LABELS, DOCUMENT_TYPES, NIT, ORIGIN_LABELS, PERSON_TYPE_LABELS, STATUS_LABELS,
+    colombian_cities,
 )
 from core.db import reading
 from core.models import Ally
@@ -64,9 +65,30 @@ _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def export_filename(extension: str, *, now: datetime | None = None) -> str:
+_PLURALS = {"cliente": "clientes", "proveedor": "proveedores", "otro": "otros",
+            "activo": "activos", "inactivo": "inactivos"}
+
+
+def _slug(text: str) -> str:
+    """Letters (accents and ñ kept), digits and dashes: safe in a file name."""
+    words = re.findall(r"[^\W_]+", text.lower())
+    return "-".join(words)
+
+
+def export_filename(
+    extension: str, filters: AllyFilters | None = None, *, now: datetime | None = None
+) -> str:
+    """``aliados_proveedores_el-peñol_2026-12-03_1530.xlsx``: what was exported, and when."""
+    parts = ["aliados"]
+    if filters is not None:
+        parts += [_PLURALS[v] for v in (filters.ally_type, filters.status) if v in _PLURALS]
+        city = colombian_cities().get(filters.city_code or "")
+        if city is not None:
+            parts.append(_slug(city.name))
+        if filters.search and _slug(filters.search):
+            parts.append(_slug(filters.search)[:30])
     stamp = (now or datetime.now(BOGOTA)).astimezone(BOGOTA).strftime("%Y-%m-%d_%H%M")
-    return f"aliados_{stamp}.{extension}"
+    return f"{'_'.join(parts)}_{stamp}.{extension}"
 
 
 def to_bogota(value: datetime | None) -> datetime | None:

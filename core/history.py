@@ -159,7 +159,15 @@ def list_history(
         stmt = stmt.where(AuditEntry.ally_name.ilike(f"%{search.strip()}%"))
     stmt = stmt.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
     with reading(engine) as session:
-        return [_to_entry(row) for row in session.scalars(stmt).all()]
+        entries = [_to_entry(row) for row in session.scalars(stmt).all()]
+        deleted_ids = {e.ally_id for e in entries if e.restorable}
+        if deleted_ids:
+            # A deletion stops being restorable once its ally is back.
+            back = set(session.scalars(select(Ally.id).where(Ally.id.in_(deleted_ids))).all())
+            for entry in entries:
+                if entry.restorable and entry.ally_id in back:
+                    entry.restorable = False
+    return entries
 
 
 def history_users(engine: Engine) -> list[str]:

@@ -256,10 +256,10 @@ if can_delete and c2.button(
     _confirm_delete(chosen)
 c3.download_button(
     "Descargar Excel", data=lambda: export_xlsx(engine, filters),
-    file_name=export_filename("xlsx"), on_click="ignore", key="aliados_xlsx",
+    file_name=export_filename("xlsx", filters), on_click="ignore", key="aliados_xlsx",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 )
 c4.download_button(
     "Descargar CSV", data=lambda: export_csv(engine, filters),
-    file_name=export_filename("csv"), on_click="ignore", key="aliados_csv", mime="text/csv",
+    file_name=export_filename("csv", filters), on_click="ignore", key="aliados_csv", mime="text/csv",
 )

@@ -135,6 +135,16 @@ def test_a_lector_finds_no_way_to_edit(app):
             COMPANY["business_name"], HOSTILE_NAME,
         }
 
+        # A filtered export is named after its filter; the ñ survives the download.
+        search = page.get_by_label("Buscar")
+        search.fill("ñandú")
+        search.press("Enter")
+        page.get_by_text("1 aliado", exact=False).first.wait_for()
+        with page.expect_download() as filtered:
+            page.get_by_role("button", name="Descargar Excel").click()
+        assert re.fullmatch(r"aliados_ñandú_\d{4}-\d{2}-\d{2}_\d{4}\.xlsx",
+                            filtered.value.suggested_filename)
+
 
 def test_html_in_a_name_shows_as_plain_text_everywhere(app):
     base, _engine = app

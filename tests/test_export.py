@@ -105,3 +105,13 @@ def test_empty_export_is_a_valid_workbook(engine):
 def test_export_filename_uses_bogota_time():
     name = export_filename("xlsx", now=datetime(2026, 1, 1, 3, 0, tzinfo=UTC))
     assert name == "aliados_2025-12-31_2200.xlsx"
+
+
+def test_export_filename_says_what_was_filtered_with_accents_and_enie():
+    from core.catalogs import colombian_cities
+
+    penol = next(c for c in colombian_cities().values() if c.name == "El Peñol")
+    filters = AllyFilters(ally_type="proveedor", status="activo", city_code=penol.code,
+                          search="Café / Ñandú")
+    name = export_filename("csv", filters, now=datetime(2026, 3, 1, 15, 0, tzinfo=UTC))
+    assert name == "aliados_proveedores_activos_el-peñol_café-ñandú_2026-03-01_1000.csv"

@@ -39,6 +39,7 @@ def test_deleted_ally_comes_back_exactly_as_it_was(engine):
     (entry,) = list_history(engine, action="eliminar")
     restored = restore_deleted(engine, entry.id, actor=EDITOR)
     assert ally_snapshot(get_ally(engine, restored.id)) == before
+    assert not [e for e in list_history(engine) if e.restorable]
     assert list_history(engine, ally_id=ally.id)[0].action == "restaurar"
     with pytest.raises(RestoreError, match="ya fue restaurado"):
         restore_deleted(engine, entry.id, actor=EDITOR)

@@ -194,7 +194,9 @@ def restore_deleted(engine: Engine, entry_id: int, *, actor: Actor) -> Ally:
     with transaction(engine) as session:
         entry = session.get(AuditEntry, entry_id)
         if entry is None or entry.action != "eliminar" or not entry.snapshot:
-            raise RestoreError("Esa entrada del historial no es una eliminación que se pueda deshacer.")
+            raise RestoreError(
+                "Esa entrada del historial no es una eliminación que se pueda deshacer."
+            )
         data = json.loads(entry.snapshot, object_hook=_decode)
         holder = session.get(Ally, data["id"])
         if holder is not None:

@@ -222,7 +222,8 @@ def _siigo_values(record: Mapping[str, Any]) -> dict[str, Any]:
     """Validated values of the fields Siigo owns; raises AllyValidationError."""
     raw = siigo_to_ally_data(record)
     if raw["ally_type"] not in SIIGO_TYPES.values():
-        raise AllyValidationError({"ally_type": f"Tipo de tercero desconocido: {raw['ally_type']}."})
+        unknown = raw["ally_type"]
+        raise AllyValidationError({"ally_type": f"Tipo de tercero desconocido: {unknown}."})
     clean = validate_ally(raw, lenient=True)
     clean["siigo_comments"] = _text(record.get("comments")) or None
     return {name: clean[name] for name in SIIGO_FIELDS}

@@ -22,7 +22,8 @@ IMPORT_LOCK_KEY = 7_203_114  # any constant shared by every Aliados process
 class ImportBusyError(RuntimeError):
     def __init__(self) -> None:
         super().__init__(
-            "Ya hay una importación desde Siigo en curso; espere a que termine y vuelva a intentarlo."
+            "Ya hay una importación desde Siigo en curso; "
+            "espere a que termine y vuelva a intentarlo."
         )
 
 

@@ -92,7 +92,8 @@ def _optional(value: Any) -> str | None:
 
 def _length(errors: dict, field: str, value: str | None, limit: int) -> None:
     if value and len(value) > limit:
-        errors[field] = f"Admite hasta {limit:,} caracteres; tiene {len(value):,}.".replace(",", ".")
+        message = f"Admite hasta {limit:,} caracteres; tiene {len(value):,}."
+        errors[field] = message.replace(",", ".")
 
 
 def normalize_identification(id_type: str, raw: Any) -> tuple[str, str | None]:
@@ -106,19 +107,24 @@ def normalize_identification(id_type: str, raw: Any) -> tuple[str, str | None]:
         if id_type == NIT and "-" in text:
             text, written_dv = text.rsplit("-", 1)
             if not re.fullmatch(r"\d", written_dv):
-                raise ValueError("El dígito de verificación va después del guion y es un solo dígito.")
+                raise ValueError(
+                    "El dígito de verificación va después del guion y es un solo dígito."
+                )
         digits = text.replace(".", "").replace(",", "")
         if not digits.isdigit():
             raise ValueError("Use solo dígitos (puede escribir puntos, se quitan).")
         digits = digits.lstrip("0") or "0"
         if not doc.min_length <= len(digits) <= doc.max_length:
             raise ValueError(
-                f"Debe tener entre {doc.min_length} y {doc.max_length} dígitos; tiene {len(digits)}."
+                f"Debe tener entre {doc.min_length} y {doc.max_length} dígitos; "
+                f"tiene {len(digits)}."
             )
         return digits, written_dv
     text = text.replace(".", "")
     if not _ALNUM_DOC.fullmatch(text):
-        raise ValueError("Use solo letras sin tilde, dígitos y guiones (no al principio ni al final).")
+        raise ValueError(
+            "Use solo letras sin tilde, dígitos y guiones (no al principio ni al final)."
+        )
     if not doc.min_length <= len(text) <= doc.max_length:
         raise ValueError(f"Debe tener entre {doc.min_length} y {doc.max_length} caracteres.")
     return text, None
@@ -138,7 +144,9 @@ def normalize_phone(raw: Any, *, lenient: bool = False) -> tuple[str | None, str
     try:
         parsed = phonenumbers.parse(text, "CO")
     except phonenumbers.NumberParseException as exc:
-        raise ValueError("No parece un número de teléfono: use solo dígitos, + y espacios.") from exc
+        raise ValueError(
+            "No parece un número de teléfono: use solo dígitos, + y espacios."
+        ) from exc
     extension = parsed.extension or None
     if extension and len(extension) > 10:
         raise ValueError("La extensión admite hasta 10 dígitos.")
@@ -180,7 +188,9 @@ def normalize_email(raw: Any, *, lenient: bool = False) -> str | None:
     return result.normalized.lower()
 
 
-def display_name(person_type: str, first: str | None, last: str | None, business: str | None) -> str:
+def display_name(
+    person_type: str, first: str | None, last: str | None, business: str | None
+) -> str:
     if person_type == "natural":
         return " ".join(part for part in (first, last) if part)
     return business or ""

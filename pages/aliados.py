@@ -261,5 +261,6 @@ c3.download_button(
 )
 c4.download_button(
     "Descargar CSV", data=lambda: export_csv(engine, filters),
-    file_name=export_filename("csv", filters), on_click="ignore", key="aliados_csv", mime="text/csv",
+    file_name=export_filename("csv", filters), on_click="ignore", key="aliados_csv",
+    mime="text/csv",
 )

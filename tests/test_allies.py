@@ -7,13 +7,13 @@ from datetime import UTC
 
 import pytest
 
-from tests.actors import EDITOR
 from core.allies import (
     AllyFilters, AllyNotFoundError, DuplicateDocumentError, count_allies, create_ally,
     dashboard_stats, delete_allies, get_ally, list_allies, save_grid_edits, update_ally,
     view_rows,
 )
 from core.validation import AllyValidationError
+from tests.actors import EDITOR
 
 COMPANY = {"ally_type": "proveedor", "person_type": "juridica", "id_type": "31",
            "identification": "900123456", "business_name": "Ferretería El Ñandú S.A.S.",
@@ -46,7 +46,8 @@ def test_same_document_written_another_way_is_refused_naming_the_ally(engine):
 
 def test_another_branch_of_the_same_nit_is_a_new_ally(engine):
     create_ally(engine, COMPANY, actor=EDITOR)
-    create_ally(engine, {**COMPANY, "branch_office": 1, "business_name": "Ñandú Sucursal Norte"}, actor=EDITOR)
+    branch = {**COMPANY, "branch_office": 1, "business_name": "Ñandú Sucursal Norte"}
+    create_ally(engine, branch, actor=EDITOR)
     assert count_allies(engine) == 2
 
 
@@ -58,7 +59,8 @@ def test_invalid_create_stores_nothing(engine):
 
 def test_update_saves_only_what_changed_and_bumps_version(engine):
     ally = create_ally(engine, PERSON, actor=EDITOR)
-    updated, changed = update_ally(engine, ally.id, {"phone": "+57 310 555 0000", "notes": ""}, actor=EDITOR)
+    updated, changed = update_ally(engine, ally.id, {"phone": "+57 310 555 0000", "notes": ""},
+                                   actor=EDITOR)
     assert changed == ["phone"]
     assert updated.phone == "3105550000" and updated.version == 2
     _, nothing = update_ally(engine, ally.id, {"phone": "3105550000"}, actor=EDITOR)
@@ -70,7 +72,8 @@ def test_update_to_an_existing_document_is_refused(engine):
     other = create_ally(engine, PERSON, actor=EDITOR)
     with pytest.raises(DuplicateDocumentError):
         update_ally(engine, other.id, {"person_type": "juridica", "id_type": "31",
-                                       "identification": "900123456", "business_name": "X"}, actor=EDITOR)
+                                       "identification": "900123456", "business_name": "X"},
+                    actor=EDITOR)
     assert get_ally(engine, other.id).id_type == "13"
 
 
@@ -122,7 +125,7 @@ def test_grid_name_edit_of_a_person_keeps_surnames(engine):
 
 
 def test_delete_several_returns_how_many(engine):
-    ids = [create_ally(engine, COMPANY, actor=EDITOR).id, create_ally(engine, PERSON, actor=EDITOR).id]
+    ids = [create_ally(engine, data, actor=EDITOR).id for data in (COMPANY, PERSON)]
     assert delete_allies(engine, ids + [999_999], actor=EDITOR) == 2
     assert count_allies(engine) == 0
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import openpyxl
 import pytest
 
-from tests.actors import EDITOR
 from core.allies import AllyFilters, create_ally, update_ally
 from core.export import export_csv, export_filename, export_xlsx, to_bogota, write_xlsx
+from tests.actors import EDITOR
 
 COMPANY = {"ally_type": "proveedor", "person_type": "juridica", "id_type": "31",
            "identification": "900123456", "business_name": "Ferretería El Ñandú S.A.S.",
@@ -42,7 +42,8 @@ def test_xlsx_has_spanish_headers_frozen_row_and_autofilter(engine):
 def test_xlsx_keeps_codes_and_leading_zeros_as_text(engine):
     create_ally(engine, COMPANY, actor=EDITOR)
     create_ally(engine, PERSON, actor=EDITOR)
-    rows = {r["Nombre / razón social"].value: r for r in rows_by_header(sheet_of(export_xlsx(engine)))}
+    sheet = sheet_of(export_xlsx(engine))
+    rows = {r["Nombre / razón social"].value: r for r in rows_by_header(sheet)}
     company = rows["Ferretería El Ñandú S.A.S."]
     assert company["Identificación"].value == "900123456-8"
     assert company["Código ciudad"].value == "05001" and company["Código ciudad"].data_type == "s"

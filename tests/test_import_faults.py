@@ -12,13 +12,13 @@ import copy
 import pytest
 from sqlalchemy import func, select
 
-from tests.actors import EDITOR
 from core.allies import count_allies, list_allies
 from core.db import reading
 from core.importer import FULL, apply_import, import_history, preview_import
 from core.models import Ally
 from core.siigo.dataset import generate_customers
 from core.siigo.errors import SiigoUnavailableError
+from tests.actors import EDITOR
 
 
 def import_all(engine, client):

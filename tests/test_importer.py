@@ -7,7 +7,6 @@ import copy
 import pytest
 from sqlalchemy import text
 
-from tests.actors import EDITOR
 from core.allies import count_allies, create_ally, get_ally, list_allies, update_ally
 from core.importer import (
     FULL, INCREMENTAL, ImportApplyError, apply_import, import_history, preview_import,
@@ -16,6 +15,7 @@ from core.importer import (
 from core.locks import ImportBusyError, import_lock
 from core.siigo.dataset import generate_customers
 from core.siigo.errors import SiigoUnavailableError
+from tests.actors import EDITOR
 
 
 def import_all(engine, client, **kwargs):

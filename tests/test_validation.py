@@ -67,7 +67,8 @@ def test_separate_wrong_check_digit_is_refused():
         ("city_code", "99999", "Elija una ciudad de la lista de municipios de Colombia."),
         ("first_names", "a" * 10_000, "Admite hasta 100 caracteres; tiene 10.000."),
         ("branch_office", "mil", "La sucursal es un número entre 0 y 999."),
-        ("postal_code", "11 0111", "El código postal tiene hasta 10 letras o dígitos, sin espacios."),
+        ("postal_code", "11 0111",
+         "El código postal tiene hasta 10 letras o dígitos, sin espacios."),
     ],
 )
 def test_person_field_errors_are_spanish_and_name_the_field(field, value, expected):

@@ -24,6 +24,7 @@ from core.catalogs import ALLY_TYPE_LABELS, ORIGIN_LABELS, STATUS_LABELS
 from core.export import export_csv, export_filename, export_xlsx
 from core.permissions import PermissionDeniedError
 from pages.common import (
+    first_step_links,
     EDIT_ALLY_KEY,
     allowed,
     current_actor,
@@ -194,14 +195,7 @@ if reload_col.button("Recargar", key="aliados_reload", help="Vuelve a leer la ba
 if not rows:
     if filters.is_empty():
         st.info("Todavía no hay aliados.")
-        if allowed("create"):
-            st.page_link(
-                "pages/crear_aliado.py", label="Crear un aliado", icon=":material/person_add:"
-            )
-        if allowed("import"):
-            st.page_link(
-                "pages/importar_siigo.py", label="Importar desde Siigo", icon=":material/sync:"
-            )
+        first_step_links()
     else:
         st.info("Ningún aliado cumple estos filtros.")
     st.stop()

@@ -225,3 +225,15 @@ def describe_changes(changes: Mapping[str, Any]) -> str:
         label = FIELD_LABELS.get(field, field)
         parts.append(f"{label}: {show_value(field, old)} → {show_value(field, new)}")
     return "; ".join(parts)
+
+
+def first_step_links() -> None:
+    """Links to the two ways of getting allies in, for the role that may use them."""
+    if allowed("create"):
+        st.page_link(
+            "pages/crear_aliado.py", label="Crear un aliado", icon=":material/person_add:"
+        )
+    if allowed("import"):
+        st.page_link(
+            "pages/importar_siigo.py", label="Importar desde Siigo", icon=":material/sync:"
+        )

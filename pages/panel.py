@@ -5,7 +5,9 @@ import streamlit as st
 
 from core.allies import dashboard_stats
 from core.catalogs import ALLY_TYPE_LABELS, ORIGIN_LABELS, STATUS_LABELS
-from pages.common import allowed, format_int, get_engine, require_navigation, show_flashes
+from pages.common import (
+    allowed, first_step_links, format_int, get_engine, require_navigation, show_flashes,
+)
 
 
 def _series(counts: dict, labels: dict, name: str) -> pd.DataFrame:
@@ -28,13 +30,7 @@ if stats["total"] == 0:
             "Todavía no hay aliados. Empiece por crear un aliado a mano o por importar "
             "los terceros desde Siigo."
         )
-        st.page_link(
-            "pages/crear_aliado.py", label="Crear un aliado", icon=":material/person_add:"
-        )
-        if allowed("import"):
-            st.page_link(
-                "pages/importar_siigo.py", label="Importar desde Siigo", icon=":material/sync:"
-            )
+        first_step_links()
     else:
         st.info("Todavía no hay aliados: aparecerán aquí cuando un editor los cree o importe.")
     st.stop()

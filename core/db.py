@@ -12,7 +12,10 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
 
-SQLITE_BUSY_TIMEOUT_MS = 15_000
+# A writer waits this long for another one before SQLite says "database is locked".
+# Applying a 100,000-tercero import holds the write lock for about 20 s here, so
+# the wait must outlast it; everyday writes hold it for milliseconds.
+SQLITE_BUSY_TIMEOUT_MS = 60_000
 WRITE_OPTION = "aliados_write"
 
 
@@ -80,7 +83,8 @@ def make_engine(url: str) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 15}
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
         _prepare_sqlite(engine)
     else:

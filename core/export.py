@@ -100,11 +100,22 @@ def to_bogota(value: datetime | None) -> datetime | None:
     return value.astimezone(BOGOTA).replace(tzinfo=None)
 
 
-def export_rows(engine: Engine, filters: AllyFilters | None = None) -> Iterator[dict[str, Any]]:
-    """The allies of the filtered view, with Spanish labels, in view order."""
+def export_rows(
+    engine: Engine, filters: AllyFilters | None = None, *, ids: list[int] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The allies of the filtered view, with Spanish labels, in view order.
+
+    ``ids`` narrows it further to the rows a grid still shows after its own
+    column filters; they come back in the order given.
+    """
     stmt = apply_filters(select(Ally), filters or AllyFilters()).order_by(Ally.name, Ally.id)
+    if ids is not None:
+        stmt = stmt.where(Ally.id.in_(ids))
     with reading(engine) as session:
         allies = session.scalars(stmt).all()
+    if ids is not None:
+        position = {ally_id: n for n, ally_id in enumerate(ids)}
+        allies = sorted(allies, key=lambda a: position[a.id])
     for ally in allies:
         document = ally.identification
         if ally.id_type == NIT and ally.check_digit is not None:
@@ -197,9 +208,13 @@ def write_csv(rows: Iterable[dict[str, Any]], columns: dict[str, str] = EXPORT_C
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def export_xlsx(engine: Engine, filters: AllyFilters | None = None) -> bytes:
-    return write_xlsx(export_rows(engine, filters))
+def export_xlsx(
+    engine: Engine, filters: AllyFilters | None = None, *, ids: list[int] | None = None
+) -> bytes:
+    return write_xlsx(export_rows(engine, filters, ids=ids))
 
 
-def export_csv(engine: Engine, filters: AllyFilters | None = None) -> bytes:
-    return write_csv(export_rows(engine, filters))
+def export_csv(
+    engine: Engine, filters: AllyFilters | None = None, *, ids: list[int] | None = None
+) -> bytes:
+    return write_csv(export_rows(engine, filters, ids=ids))

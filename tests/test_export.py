@@ -116,3 +116,15 @@ def test_export_filename_says_what_was_filtered_with_accents_and_enie():
                           search="Café / Ñandú")
     name = export_filename("csv", filters, now=datetime(2026, 3, 1, 15, 0, tzinfo=UTC))
     assert name == "aliados_proveedores_activos_el-peñol_café-ñandú_2026-03-01_1000.csv"
+
+
+def test_export_can_be_narrowed_to_the_rows_a_grid_still_shows(engine):
+    company = create_ally(engine, COMPANY, actor=EDITOR)
+    person = create_ally(engine, PERSON, actor=EDITOR)
+    rows = rows_by_header(sheet_of(export_xlsx(engine, ids=[person.id, company.id])))
+    assert [r["ID"].value for r in rows] == [person.id, company.id]
+    only = list(csv.DictReader(io.StringIO(export_csv(engine, ids=[company.id])
+                                           .decode("utf-8-sig"))))
+    assert [r["ID"] for r in only] == [str(company.id)]
+    assert rows_by_header(sheet_of(export_xlsx(engine, AllyFilters(ally_type="cliente"),
+                                               ids=[company.id]))) == []

@@ -188,7 +188,9 @@ def _import(args) -> int:
     print(f"Modo: {preview.mode}. Terceros leídos de Siigo: {preview.fetched}.")
     print(f"  Nuevos: {len(preview.new)}")
     print(f"  Con cambios: {len(preview.changed)} (conflictos: {len(preview.conflicts)})")
-    print(f"  Sin cambios: {preview.unchanged}")
+    print(f"  Sin cambios: {preview.unchanged}"
+          + (f" (con cambios hechos aquí que se conservan: {preview.kept_local})"
+             if preview.kept_local else ""))
     print(f"  Rechazados: {len(preview.rejected)}")
     for rejection in preview.rejected[:20]:
         print(f"    - {rejection.name or rejection.siigo_id} ({rejection.document}): "

@@ -8,7 +8,9 @@ write outdated values; a failure rolls everything back.
 Matching: first by Siigo id, then by (document type, number, branch), so an
 ally typed in by hand is linked to its Siigo record instead of duplicated.
 Siigo owns the fields it sends (``SIIGO_FIELDS``); local-only fields such as
-the notes are never touched by an import.
+the notes are never touched by an import. A Siigo-owned field edited here is
+kept while Siigo's record stays as it was at the last sync (full and
+incremental runs agree on that); once Siigo changes the record, Siigo wins.
 """
 
 from __future__ import annotations
@@ -59,8 +61,10 @@ SIIGO_FIELDS = (
     "vat_responsible", "siigo_comments",
 )
 CONFLICT_RULE = (
-    "Siigo gana en los campos que administra (nombre, documento, tipo, contacto, dirección, "
-    "estado); los campos propios de Aliados, como las notas, se conservan."
+    "Un cambio hecho aquí a un aliado de Siigo se conserva mientras el tercero no cambie en "
+    "Siigo. Si cambió en los dos lados, Siigo gana en los campos que administra (nombre, "
+    "documento, tipo, contacto, dirección, estado); los campos propios de Aliados, como las "
+    "notas, se conservan siempre."
 )
 
 Progress = Callable[[int, int, int], None]
@@ -100,6 +104,7 @@ class ImportPreview:
     started_at: datetime = field(default_factory=utcnow)
     fetch_seconds: float = 0.0
     note: str | None = None
+    kept_local: int = 0  # of ``unchanged``: edited here while Siigo did not change them
 
     @property
     def has_changes(self) -> bool:
@@ -271,6 +276,7 @@ class _Plan:
     changed: list[PlannedChange] = field(default_factory=list)
     conflicts: list[PlannedChange] = field(default_factory=list)
     unchanged: int = 0
+    kept_local: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     missing: list[tuple[int, str]] = field(default_factory=list)
 
@@ -367,6 +373,12 @@ def _plan(
             plan.new.append(PlannedChange(siigo_id, values["name"], _describe(values)))
             continue
         diffs = {k: (current[k], v) for k, v in values.items() if current[k] != v}
+        if diffs and current["siigo_id"] == siigo_id and current["siigo_fingerprint"] == digest:
+            # Siigo has not changed this tercero since the last sync, so the
+            # differences are edits made here: they stay until Siigo changes it.
+            plan.kept_local += 1
+            plan.unchanged += 1
+            continue
         if not diffs and current["siigo_id"] == siigo_id:
             if rows_to_write and current["siigo_fingerprint"] != digest:
                 plan.updates.append({"id": current["id"], "siigo_fingerprint": digest,
@@ -436,7 +448,7 @@ def preview_import(
         rejected=plan.rejected, missing=plan.missing, conflicts=plan.conflicts,
         requests=client.stats.requests - requests_before,
         retries=client.stats.retries - retries_before, started_at=started,
-        fetch_seconds=time.monotonic() - clock, note=note,
+        fetch_seconds=time.monotonic() - clock, note=note, kept_local=plan.kept_local,
     )
 
 

@@ -195,3 +195,23 @@ def test_a_second_import_while_one_runs_is_refused(engine, sandbox, siigo_client
     with import_lock(engine):
         with pytest.raises(ImportBusyError, match="Ya hay una importación"):
             preview_import(engine, siigo_client, actor=EDITOR)
+
+
+@pytest.mark.parametrize("mode", [FULL, INCREMENTAL])
+def test_edit_here_survives_imports_until_siigo_changes_that_tercero(engine, sandbox,
+                                                                     siigo_client, mode):
+    import_all(engine, siigo_client)
+    record = next(c for c in sandbox.customers if c["person_type"] == "Company")
+    ally = next(a for a in list_allies(engine) if a.siigo_id == record["id"])
+    update_ally(engine, ally.id, {"phone": "3209876543"}, actor=EDITOR)
+
+    preview, run = import_all(engine, siigo_client, mode=mode)
+    assert preview.changed == [] and run.updated == 0
+    assert get_ally(engine, ally.id).phone == "3209876543"
+    if mode == FULL:
+        assert preview.kept_local == 1
+
+    sandbox.update_customer(record["id"], commercial_name="Cambio en Siigo")
+    preview, _ = import_all(engine, siigo_client, mode=mode)
+    assert [c.siigo_id for c in preview.conflicts] == [record["id"]]
+    assert get_ally(engine, ally.id).phone != "3209876543"  # Siigo wins once it changed

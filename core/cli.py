@@ -22,7 +22,7 @@ from pathlib import Path
 
 from core.allies import AllyFilters
 from core.db import make_engine
-from core.settings import load_settings
+from core.settings import SettingsError, load_settings
 
 EXIT_OK, EXIT_OTHER, EXIT_CONFIG, EXIT_CREDENTIALS, EXIT_UNAVAILABLE, EXIT_BUSY = range(6)
 
@@ -142,7 +142,10 @@ def main(argv: list[str] | None = None) -> int:
         "set-password": _set_password, "unlock-user": _unlock_user,
         "backup": _backup, "restore": _restore,
     }
-    return handlers[args.command](args)
+    try:
+        return handlers[args.command](args)
+    except SettingsError as exc:
+        return _fail(str(exc), EXIT_CONFIG)
 
 
 def _fail(message: str, code: int) -> int:

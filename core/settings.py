@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     SESSION_IDLE_MINUTES: int = 30
     AUTH_MODE: str = "local"  # "local" (passwords here) or "oidc" (st.login)
 
+    @field_validator("AUTH_MODE")
+    @classmethod
+    def _known_auth_mode(cls, value: str) -> str:
+        if value not in ("local", "oidc"):
+            raise ValueError("auth mode")
+        return value
+
     @property
     def siigo_configured(self) -> bool:
         return bool(self.SIIGO_BASE_URL and self.SIIGO_USERNAME and self.SIIGO_ACCESS_KEY)
@@ -55,19 +62,48 @@ class SettingSource:
     origin: str  # "entorno", "secrets.toml" or "valor por defecto"
 
 
+_EXPECTED = {
+    "SIIGO_REQUESTS_PER_MINUTE": "un número entero de peticiones por minuto (por ejemplo 100)",
+    "SESSION_IDLE_MINUTES": "un número entero de minutos (por ejemplo 30)",
+    "AUTH_MODE": "local u oidc",
+}
+
+
+class SettingsError(ValueError):
+    """A setting has a value the app cannot use; the message says which and how to fix it."""
+
+
 def _read_secrets(path: Path) -> dict[str, object]:
     if not path.is_file():
         return {}
-    with path.open("rb") as handle:
-        data = tomllib.load(handle)
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(
+            f"El archivo {path} no es TOML válido ({exc}). Corríjalo: cada ajuste va en una "
+            'línea de la forma NOMBRE = "valor".'
+        ) from None
     return {key: value for key, value in data.items() if key in SETTING_NAMES}
 
 
 def load_settings(secrets_path: Path | None = None) -> Settings:
-    """Build the settings: environment first, then secrets.toml, then defaults."""
+    """Build the settings: environment first, then secrets.toml, then defaults.
+
+    Raises SettingsError, in Spanish, naming the setting that is wrong.
+    """
     from_file = _read_secrets(secrets_path or DEFAULT_SECRETS_PATH)
     from_env = {name: os.environ[name] for name in SETTING_NAMES if name in os.environ}
-    return Settings(**{**from_file, **from_env})
+    try:
+        return Settings(**{**from_file, **from_env})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "?"
+            origin = "variable de entorno" if name in from_env else "secrets.toml"
+            expected = _EXPECTED.get(name, "otro valor")
+            problems.append(f"{name} ({origin}) debe ser {expected}")
+        raise SettingsError("Ajuste no válido: " + "; ".join(problems) + ".") from None
 
 
 def describe_sources(secrets_path: Path | None = None) -> list[SettingSource]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -81,3 +82,28 @@ def colombian_cities() -> dict[str, City]:
         ]
     cities.sort(key=lambda c: (c.name, c.state_name))
     return {c.code: c for c in cities}
+
+
+def _folded(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+
+
+def resolve_city(text: str) -> City:
+    """A Colombian city from its DANE code or its name (accents and case ignored).
+
+    Raises ValueError in Spanish when nothing matches or the name is ambiguous.
+    """
+    cities = colombian_cities()
+    wanted = text.strip()
+    if wanted in cities:
+        return cities[wanted]
+    key = _folded(wanted)
+    matches = [c for c in cities.values() if _folded(c.name) == key or _folded(c.label) == key]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ValueError(f"No hay un municipio de Colombia llamado «{wanted}»: "
+                         "escriba el nombre como en el catálogo o su código DANE (11001).")
+    options = ", ".join(f"{c.label} = {c.code}" for c in matches[:8])
+    raise ValueError(f"Hay varios municipios llamados «{wanted}»; use el código: {options}.")

@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--type", dest="ally_type", choices=("cliente", "proveedor", "otro"))
     exp.add_argument("--status", choices=("activo", "inactivo"))
     exp.add_argument("--search")
-    exp.add_argument("--city", dest="city_code")
+    exp.add_argument("--city", dest="city_code", help="Municipio: nombre o código DANE.")
     exp.add_argument("--origin", choices=("manual", "siigo"))
 
     _add_user_commands(commands)
@@ -156,8 +156,21 @@ def _fail(message: str, code: int) -> int:
 def _sandbox(args) -> int:
     from core.siigo.sandbox import serve
 
+    def announce(server) -> None:
+        # The sandbox's credentials are invented and public: printing them is the point.
+        limit = f"{args.rpm} por minuto" if args.rpm else "sin límite"
+        print(
+            f"Sandbox de Siigo en {server.base_url} con {args.customers} terceros "
+            f"(peticiones: {limit}). Para usarlo desde la aplicación:\n"
+            f"  export SIIGO_BASE_URL={server.base_url}\n"
+            f"  export SIIGO_USERNAME={server.username}\n"
+            f"  export SIIGO_ACCESS_KEY={server.access_key}\n"
+            "Cualquier SIIGO_PARTNER_ID de 3 a 100 letras o dígitos sirve. Ctrl+C lo detiene.",
+            flush=True,
+        )
+
     serve(host=args.host, port=args.port, n_customers=args.customers, seed=args.seed,
-          requests_per_minute=args.rpm)
+          requests_per_minute=args.rpm, on_ready=announce)
     return EXIT_OK
 
 
@@ -221,17 +234,28 @@ def _import(args) -> int:
 def _export(args) -> int:
     from core.export import export_csv, export_xlsx
 
+    from core.allies import count_allies
+    from core.catalogs import resolve_city
+
+    city_code = None
+    if args.city_code:
+        try:
+            city_code = resolve_city(args.city_code).code
+        except ValueError as exc:
+            return _fail(str(exc), EXIT_CONFIG)
     settings = load_settings()
     engine = make_engine(settings.DATABASE_URL)
     filters = AllyFilters(search=args.search, ally_type=args.ally_type, status=args.status,
-                          city_code=args.city_code, origin=args.origin)
+                          city_code=city_code, origin=args.origin)
     data = export_xlsx(engine, filters) if args.format == "xlsx" else export_csv(engine, filters)
     try:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_bytes(data)
     except OSError as exc:
         return _fail(f"No se pudo escribir {args.out}: {exc.strerror}. Revise la ruta.", EXIT_OTHER)
-    print(f"Exportados los aliados a {args.out}.")
+    count = count_allies(engine, filters)
+    print(f"Exportado{'' if count == 1 else 's'} {count} aliado{'' if count == 1 else 's'} "
+          f"a {args.out}.")
     return EXIT_OK
 
 

@@ -152,6 +152,10 @@ def normalize_phone(raw: Any, *, lenient: bool = False) -> tuple[str | None, str
         raise ValueError("La extensión admite hasta 10 dígitos.")
     if parsed.country_code == 57:
         national = str(parsed.national_number)
+        if national.startswith("3") and len(national) < 10:
+            raise ValueError(
+                f"Un celular tiene 10 dígitos (3xx xxx xxxx); este tiene {len(national)}."
+            )
         if len(national) == 7:
             raise ValueError(
                 "Los fijos tienen ahora 10 dígitos: anteponga 60 y el indicativo "

@@ -107,3 +107,31 @@ def test_export_to_an_unwritable_place_says_so(cli_env, tmp_path):
     blocker.write_text("x")
     result = run_cli("export", "--format", "xlsx", "--out", str(blocker / "a.xlsx"), env=cli_env)
     assert result.returncode == 1 and "No se pudo escribir" in result.stderr
+
+
+def test_export_city_by_name_and_the_count_it_says(cli_env, sandbox, tmp_path):
+    assert run_cli("import-siigo", "--yes", env=cli_env).returncode == 0
+    by_code = {}
+    for customer in sandbox.customers:
+        city = (customer.get("address") or {}).get("city") or {}
+        if city.get("city_code"):
+            by_code.setdefault(city["city_code"], []).append(customer)
+    code, members = max(by_code.items(), key=lambda item: len(item[1]))
+    name = members[0]["address"]["city"]["city_name"]
+    out = tmp_path / "ciudad.csv"
+    result = run_cli("export", "--format", "csv", "--out", str(out), "--city", name.upper(),
+                     env=cli_env)
+    if result.returncode == 2:  # a name shared by several municipalities
+        assert "use el código" in result.stderr
+        result = run_cli("export", "--format", "csv", "--out", str(out), "--city", code,
+                         env=cli_env)
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    assert len(rows) == len(members) and {r["Código ciudad"] for r in rows} == {code}
+    assert f"Exportados {len(members)} aliados" in result.stdout
+
+
+def test_export_unknown_city_is_refused(cli_env, tmp_path):
+    result = run_cli("export", "--format", "csv", "--out", str(tmp_path / "x.csv"),
+                     "--city", "Ciudad Gótica", env=cli_env)
+    assert result.returncode == 2 and "No hay un municipio" in result.stderr

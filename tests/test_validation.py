@@ -108,6 +108,7 @@ def test_phones_are_normalised(written, number, extension):
     [
         ("2345678", "Los fijos tienen ahora 10 dígitos"),
         ("12345", "Escriba un celular de 10 dígitos"),
+        ("3001234", "Un celular tiene 10 dígitos (3xx xxx xxxx); este tiene 7."),
         ("llámame", "No parece un número de teléfono"),
     ],
 )

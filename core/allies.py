@@ -76,7 +76,7 @@ def _shown(value: Any) -> str:
 
 
 # Derived columns, not worth a line in the history.
-HIDDEN_IN_HISTORY = {"search_text"}
+HIDDEN_IN_HISTORY = {"search_text", "sort_name"}
 
 
 @dataclass
@@ -111,9 +111,14 @@ def search_text_for(values: Mapping[str, Any]) -> str:
     return fold(" ".join(p for p in parts if p))
 
 
+def derived_values(values: Mapping[str, Any]) -> dict[str, str]:
+    """The columns that follow from the others: what search and ordering look at."""
+    return {"search_text": search_text_for(values), "sort_name": fold(values.get("name"))}
+
+
 def refresh_derived(ally: Ally) -> None:
-    """Recompute the columns that follow from the others."""
-    ally.search_text = search_text_for(ally.__dict__)
+    for key, value in derived_values(ally.__dict__).items():
+        setattr(ally, key, value)
 
 
 def formatted_document(ally: Ally) -> str:
@@ -346,7 +351,7 @@ def apply_filters(stmt, filters: AllyFilters):
 
 
 def list_allies(engine: Engine, filters: AllyFilters | None = None) -> list[Ally]:
-    stmt = apply_filters(select(Ally), filters or AllyFilters()).order_by(Ally.name, Ally.id)
+    stmt = apply_filters(select(Ally), filters or AllyFilters()).order_by(Ally.sort_name, Ally.id)
     with reading(engine) as session:
         return list(session.scalars(stmt).all())
 
@@ -380,7 +385,7 @@ def view_rows(
         Ally.check_digit, Ally.phone, Ally.email, Ally.city_name, Ally.status, Ally.origin,
         Ally.version,
     )
-    stmt = apply_filters(select(*columns), filters or AllyFilters()).order_by(Ally.name, Ally.id)
+    stmt = apply_filters(select(*columns), filters or AllyFilters()).order_by(Ally.sort_name, Ally.id)
     if limit is not None:
         stmt = stmt.limit(limit)
     with reading(engine) as session:

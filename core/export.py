@@ -108,7 +108,7 @@ def export_rows(
     ``ids`` narrows it further to the rows a grid still shows after its own
     column filters; they come back in the order given.
     """
-    stmt = apply_filters(select(Ally), filters or AllyFilters()).order_by(Ally.name, Ally.id)
+    stmt = apply_filters(select(Ally), filters or AllyFilters()).order_by(Ally.sort_name, Ally.id)
     if ids is not None:
         stmt = stmt.where(Ally.id.in_(ids))
     with reading(engine) as session:

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 
-from core.allies import search_text_for
+from core.allies import derived_values
 from core.db import reading, transaction, utcnow
 from core.history import audit_row, record_many
 from core.locks import import_lock
@@ -368,7 +368,7 @@ def _plan(
             if rows_to_write:
                 plan.inserts.append({
                     **_NEW_ROW, **values, **sync, "origin": "siigo", "created_at": now,
-                    "updated_at": now, "search_text": search_text_for(values),
+                    "updated_at": now, **derived_values(values),
                 })
             plan.new.append(PlannedChange(siigo_id, values["name"], _describe(values)))
             continue
@@ -397,7 +397,7 @@ def _plan(
         plan.changed.append(change)
         if rows_to_write:
             plan.updates.append({"id": current["id"], **values, **sync,
-                                 "search_text": search_text_for(values), "_bump": True})
+                                 **derived_values(values), "_bump": True})
 
     if mode == FULL:
         plan.missing = [

@@ -41,7 +41,8 @@ class Ally(SQLModel, table=True):
     check_digit: str | None = Field(default=None, max_length=1)
     branch_office: int = Field(default=0)
 
-    name: str = Field(max_length=300, index=True)
+    name: str = Field(max_length=300)
+    sort_name: str = Field(default="", max_length=300, index=True)  # name folded, for ordering
     first_names: str | None = Field(default=None, max_length=100)
     last_names: str | None = Field(default=None, max_length=100)
     business_name: str | None = Field(default=None, max_length=300)

@@ -204,3 +204,12 @@ def test_view_rows_limit_keeps_the_first_rows_in_order(engine):
     create_ally(engine, COMPANY, actor=EDITOR)
     create_ally(engine, PERSON, actor=EDITOR)
     assert [r["name"] for r in view_rows(engine, limit=1)] == ["Ferretería El Ñandú S.A.S."]
+
+
+def test_view_is_ordered_ignoring_case_and_accents(engine):
+    names = ["ANDRÉS CORTÉS S.A.S.", "Agropecuaria Andina", "Ángel Tienda", "ana distribuciones"]
+    for n, name in enumerate(names):
+        create_ally(engine, {**COMPANY, "identification": str(900_000_100 + n),
+                             "business_name": name}, actor=EDITOR)
+    assert [r["name"] for r in view_rows(engine)] == [
+        "Agropecuaria Andina", "ana distribuciones", "ANDRÉS CORTÉS S.A.S.", "Ángel Tienda"]

@@ -81,8 +81,12 @@ def _copy(source: Path, target: Path) -> None:
         raise
 
 
-def backup_database(database_url: str, out: Path) -> Path:
-    """Copy the live SQLite database to ``out``; returns the file written."""
+def backup_database(database_url: str, out: Path, *, overwrite: bool = False) -> Path:
+    """Copy the live SQLite database to ``out``; returns the file written.
+
+    An existing ``out`` is kept unless ``overwrite``: a backup never replaces
+    another one by accident.
+    """
     source = sqlite_path(database_url)
     if not source.is_file():
         raise BackupError(f"No existe la base de datos {source}: revise DATABASE_URL.")
@@ -91,6 +95,10 @@ def backup_database(database_url: str, out: Path) -> Path:
         raise BackupError(f"{out} es una carpeta: indique el nombre del archivo de la copia.")
     if out.resolve() == source.resolve():
         raise BackupError("La copia no puede escribirse sobre la propia base de datos.")
+    if out.exists() and not overwrite:
+        raise BackupError(
+            f"Ya existe {out}: elija otro nombre o agregue --overwrite para reemplazarla."
+        )
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         _copy(source, out)

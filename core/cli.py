@@ -79,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
         "backup", help="Copia de seguridad de la base SQLite (la aplicación puede seguir en uso)."
     )
     backup.add_argument("--out", type=Path, required=True, help="Archivo de la copia.")
+    backup.add_argument("--overwrite", action="store_true",
+                        help="Reemplaza el archivo si ya existe.")
     restore = commands.add_parser(
         "restore", help="Restaura la base SQLite desde una copia (guarda antes la actual)."
     )
@@ -366,7 +368,8 @@ def _backup(args) -> int:
     from core.backup import BackupError, UnsupportedDatabaseError, backup_database
 
     try:
-        result = backup_database(load_settings().DATABASE_URL, args.out)
+        result = backup_database(load_settings().DATABASE_URL, args.out,
+                                 overwrite=args.overwrite)
     except UnsupportedDatabaseError as exc:
         return _fail(str(exc), EXIT_CONFIG)
     except BackupError as exc:

@@ -255,3 +255,13 @@ def test_postgresql_fixture_database_is_refused_too(engine, database_url, tmp_pa
     else:
         with pytest.raises(UnsupportedDatabaseError):
             backup_database(database_url, tmp_path / "c.sqlite")
+
+
+def test_a_backup_never_replaces_another_by_accident(sqlite_engine, db_url, tmp_path):
+    out = tmp_path / "copia.sqlite"
+    assert run_cli("backup", "--out", str(out), url=db_url).returncode == 0
+    first = out.read_bytes()
+    again = run_cli("backup", "--out", str(out), url=db_url)
+    assert again.returncode == 1 and "Ya existe" in again.stderr and "--overwrite" in again.stderr
+    assert out.read_bytes() == first
+    assert run_cli("backup", "--out", str(out), "--overwrite", url=db_url).returncode == 0

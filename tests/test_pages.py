@@ -199,7 +199,7 @@ def test_create_form_saves_the_ally_and_clears_itself(db, db_url):
 
 def test_create_form_shows_spanish_errors_beside_the_fields_and_stores_nothing(db, db_url):
     at = open_page("pages/crear_aliado.py")
-    fill_company(at, business_name="", email="ventas en almendros", phone="345 6789")
+    fill_company(at, business_name="", email="ventas en almendros", phone="456 7890")
     at.button(key="crear_submit").click().run()
     errors = texts(at, "error")
     assert "Revise los campos marcados: el aliado no se guardó." in errors
@@ -296,14 +296,14 @@ def test_aliados_counts_and_filters_in_sql_and_keeps_filters_across_pages(db, se
     at = open_page("pages/aliados.py")
     assert "**2 aliados**" in texts(at, "markdown")
     at.text_input(key="filtro_search").input("nandu").run()
-    assert "**1 aliados** con estos filtros" in texts(at, "markdown")
+    assert "**1 aliado** con estos filtros" in texts(at, "markdown")
     at.selectbox(key="filtro_status").set_value("inactivo").run()
     assert "Ningún aliado cumple estos filtros." in texts(at, "info")
     at.selectbox(key="filtro_status").set_value(None).run()
     at.switch_page("pages/panel.py").run()
     at.switch_page("pages/aliados.py").run()
     assert at.text_input(key="filtro_search").value == "nandu"
-    assert "**1 aliados** con estos filtros" in texts(at, "markdown")
+    assert "**1 aliado** con estos filtros" in texts(at, "markdown")
     assert count_allies(db, AllyFilters(search="nandu")) == 1
 
 

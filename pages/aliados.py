@@ -24,10 +24,11 @@ from core.catalogs import ALLY_TYPE_LABELS, ORIGIN_LABELS, STATUS_LABELS
 from core.export import export_csv, export_filename, export_xlsx
 from core.permissions import PermissionDeniedError
 from pages.common import (
-    first_step_links,
     EDIT_ALLY_KEY,
     allowed,
+    count_text,
     current_actor,
+    first_step_links,
     flash,
     format_int,
     get_engine,
@@ -151,11 +152,47 @@ def _confirm_delete(selected: list[tuple[int, str]]) -> None:
         except PermissionDeniedError as exc:
             flash("error", str(exc))
         else:
-            flash("success", f"Se eliminaron {deleted} aliado(s).")
+            verb = "Se eliminó" if deleted == 1 else "Se eliminaron"
+            flash("success", f"{verb} {count_text(deleted, 'aliado')}.")
         _bump_grid()
         st.rerun()
     if c2.button("Cancelar", key="aliados_delete_cancel"):
         st.rerun()
+
+
+def _grid_view(response, *, all_rows_sent: bool) -> tuple[list[int] | None, bool]:
+    """What the grid shows: (ids of its rows in its order, or None; column filter on?).
+
+    The ids come while a column filter is on, or while the grid is sorted by a
+    column and holds every row of the view (then a download keeps that order).
+    None means the grid shows the view as core sorts it, and the exports need
+    no ids; so does a grid that has not reported anything yet.
+    """
+    if not isinstance(response, dict):
+        return None, False
+    state = response.get("gridState") or {}
+    filtered = bool((state.get("filter") or {}).get("filterModel"))
+    sorted_ = bool((state.get("sort") or {}).get("sortModel"))
+    if not filtered and not (sorted_ and all_rows_sent):
+        return None, False
+    ids_by_node = {
+        node.get("id"): (node.get("data") or {}).get("id") for node in response.get("nodes", [])
+    }
+    shown = (ids_by_node.get(node_id) for node_id in response.get("rowIdsAfterSortAndFilter", []))
+    return [int(ally_id) for ally_id in shown if ally_id is not None], filtered
+
+
+def _count_line(total: int, filters: AllyFilters, grid_ids: list[int] | None,
+                grid_filtered: bool) -> str:
+    """ "75 aliados", or "4 de 75 aliados con el filtro de la tabla" as the grid shows it."""
+    if not grid_filtered or grid_ids is None:
+        suffix = "" if filters.is_empty() else " con estos filtros"
+        return f"**{count_text(total, 'aliado')}**{suffix}"
+    also = "" if filters.is_empty() else " y estos filtros"
+    return (
+        f"**{format_int(len(grid_ids))} de {count_text(total, 'aliado')}** "
+        f"con el filtro de la tabla{also}"
+    )
 
 
 def _records(frame: pd.DataFrame | None) -> list[dict]:
@@ -185,14 +222,14 @@ if snapshot is None or snapshot[0] != grid_key:
     st.session_state[SNAPSHOT_KEY] = snapshot
 _key, rows, total = snapshot
 
+# The count is written once the grid has said which rows its column filters leave.
 head, reload_col = st.columns([5, 1])
-suffix = "" if filters.is_empty() else " con estos filtros"
-head.markdown(f"**{format_int(total)} aliados**{suffix}")
 if reload_col.button("Recargar", key="aliados_reload", help="Vuelve a leer la base de datos."):
     _bump_grid()
     st.rerun()
 
 if not rows:
+    head.markdown(_count_line(total, filters, None, False))
     if filters.is_empty():
         st.info("Todavía no hay aliados.")
         first_step_links()
@@ -203,7 +240,8 @@ if not rows:
 if total > len(rows):
     st.warning(
         f"Se muestran los primeros {format_int(len(rows))} de {format_int(total)}: "
-        "use los filtros para encontrar el resto. Las descargas incluyen todos."
+        "use los filtros para encontrar el resto. Las descargas incluyen todos, salvo "
+        "si filtra dentro de la tabla: entonces llevan lo que la tabla muestra."
     )
 
 frame = pd.DataFrame(rows, columns=list(VIEW_COLUMNS))
@@ -215,8 +253,11 @@ grid = AgGrid(
     frame,
     gridOptions=_grid_options(frame, editable=can_edit, selectable=can_edit or can_delete),
     height=520,
-    data_return_mode=DataReturnMode.AS_INPUT,
-    update_on=(["cellValueChanged"] if can_edit else [])
+    # The grid reports the rows its own column filters and sorting leave, for the
+    # count and the downloads; edits are still compared against ``rows``.
+    data_return_mode=DataReturnMode.FILTERED_AND_SORTED,
+    update_on=["filterChanged", "sortChanged"]
+    + (["cellValueChanged"] if can_edit else [])
     + (["selectionChanged"] if can_edit or can_delete else []),
     allow_unsafe_jscode=False,
     key=grid_key,
@@ -224,12 +265,16 @@ grid = AgGrid(
     show_toolbar=False,
 )
 
+grid_ids, grid_filtered = _grid_view(grid.grid_response, all_rows_sent=total == len(rows))
+head.markdown(_count_line(total, filters, grid_ids, grid_filtered))
+
 edited = _records(grid.data) if can_edit and grid.grid_response else []
 if edited:
     result = save_grid_edits(engine, rows, edited, actor=current_actor())
     if result.saved or result.refused:
         if result.saved:
-            flash("success", f"Se guardaron los cambios de {len(result.saved)} aliado(s).")
+            saved = count_text(len(result.saved), "aliado")
+            flash("success", f"Se guardaron los cambios de {saved}.")
         for message in result.refused:
             flash("error", f"No se guardó: {message}")
         _bump_grid()
@@ -237,6 +282,10 @@ if edited:
 
 selected = _records(grid.selected_rows) if can_edit or can_delete else []
 chosen = [(int(r["id"]), str(r["name"])) for r in selected]
+if grid_filtered and grid_ids is not None:
+    # A row the column filter hides stays selected in AG Grid; act only on what shows.
+    visible = set(grid_ids)
+    chosen = [(ally_id, name) for ally_id, name in chosen if ally_id in visible]
 c1, c2, c3, c4 = st.columns(4)
 if can_edit and c1.button(
     "Editar", key="aliados_edit", disabled=len(chosen) != 1,
@@ -249,12 +298,12 @@ if can_delete and c2.button(
 ):
     _confirm_delete(chosen)
 c3.download_button(
-    "Descargar Excel", data=lambda: export_xlsx(engine, filters),
+    "Descargar Excel", data=lambda: export_xlsx(engine, filters, ids=grid_ids),
     file_name=export_filename("xlsx", filters), on_click="ignore", key="aliados_xlsx",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 )
 c4.download_button(
-    "Descargar CSV", data=lambda: export_csv(engine, filters),
+    "Descargar CSV", data=lambda: export_csv(engine, filters, ids=grid_ids),
     file_name=export_filename("csv", filters), on_click="ignore", key="aliados_csv",
     mime="text/csv",
 )

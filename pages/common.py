@@ -174,6 +174,12 @@ def format_int(value: int) -> str:
     return f"{value:,}".replace(",", ".")
 
 
+def count_text(value: int, singular: str, plural: str | None = None) -> str:
+    """ "1 aliado", "2 aliados", "1.500 peticiones": the number and the word that agrees."""
+    word = singular if value == 1 else (plural or f"{singular}s")
+    return f"{format_int(value)} {word}"
+
+
 # What Streamlit's Markdown would turn into formatting, HTML or math inside a sentence.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]#|<>~$])")
 

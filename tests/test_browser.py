@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import shutil
 import time
 
 import pytest
 
-from core.allies import AllyNotFoundError, get_ally
+from core.allies import AllyNotFoundError, create_ally, get_ally
 from core.db import make_engine
+from core.permissions import Actor
 from tests.ui_helpers import (
     CHROMIUM,
     browser_page,
@@ -103,7 +106,7 @@ def test_import_then_edit_phone_and_name_in_the_grid(tmp_path, sandbox):
             first = row_id(grid, 0)
             edit_cell(grid, 0, "phone", "320 987 6543")
             wait_until(lambda: get_ally(engine, first).phone == "3209876543", "phone saved")
-            page.get_by_text("Se guardaron los cambios de 1 aliado(s).").wait_for()
+            page.get_by_text("Se guardaron los cambios de 1 aliado.").wait_for()
 
             # The grid reloads from the database and shows the stored (normalised) value.
             grid = current_grid(page, 1)
@@ -146,7 +149,66 @@ def test_import_then_edit_phone_and_name_in_the_grid(tmp_path, sandbox):
             page.get_by_role("button", name="Eliminar", exact=True).click()
             page.get_by_text("¿Eliminar los 2 aliados seleccionados?").wait_for()
             page.get_by_role("button", name="Sí, eliminar").click()
-            page.get_by_text("Se eliminaron 2 aliado(s).").wait_for()
+            page.get_by_text("Se eliminaron 2 aliados.").wait_for()
             assert all(not exists(engine, ally_id) for ally_id in doomed)
+    finally:
+        engine.dispose()
+
+
+# Invented people in three cities: (city code, surname).
+PEOPLE = (
+    ("76001", "Quintero"), ("11001", "Ardila"), ("76001", "Zapata"), ("05001", "Restrepo"),
+    ("76001", "Mosquera"), ("11001", "Londoño"),
+)
+
+
+def csv_ids(download) -> list[int]:
+    with open(download.path(), encoding="utf-8-sig", newline="") as handle:
+        return [int(row["ID"]) for row in csv.DictReader(io.StringIO(handle.read()))]
+
+
+def test_a_column_filter_in_the_grid_narrows_the_count_and_the_download(tmp_path):
+    url = f"sqlite:///{tmp_path / 'grid_filter.sqlite'}"
+    create_accounts(url)
+    engine = make_engine(url)
+    editor = Actor("editor", "editor", "Editor de Pruebas")
+    allies = [
+        create_ally(engine, {
+            "ally_type": "cliente", "person_type": "natural", "id_type": "13",
+            "identification": str(1020304050 + n), "first_names": "Ana María",
+            "last_names": surname, "city_code": city,
+        }, actor=editor)
+        for n, (city, surname) in enumerate(PEOPLE)
+    ]
+    in_cali = {a.id for a in allies if a.city_code == "76001"}
+    try:
+        with running_app(url, {}) as base, browser_page() as page:
+            log_in(page, base, "editor")
+            open_page(page, base, "Aliados")
+            page.get_by_text("6 aliados", exact=True).wait_for()
+            grid = current_grid(page, 0)
+
+            # AG Grid's own filter on the city column: "contains Cali".
+            grid.locator(
+                ".ag-header-cell[col-id='city_name'] .ag-header-cell-filter-button"
+            ).click()
+            grid.locator(".ag-filter input[type='text']").first.fill("Cali")
+            page.get_by_text("3 de 6 aliados con el filtro de la tabla").wait_for()
+            # Rows the filter hides leave the DOM once AG Grid's row animation ends.
+            rows = grid.locator(".ag-center-cols-container .ag-row")
+            wait_until(lambda: rows.count() == len(in_cali), "the hidden rows gone")
+            ids = grid.locator(".ag-center-cols-container .ag-cell[col-id='id']")
+            assert {int(text) for text in ids.all_inner_texts()} == in_cali
+
+            with page.expect_download() as download:
+                page.get_by_role("button", name="Descargar CSV").click()
+            assert sorted(csv_ids(download.value)) == sorted(in_cali)
+
+            # An edit in the filtered grid is saved once, with the singular message.
+            first = row_id(grid, 0)
+            edit_cell(grid, 0, "phone", "315 555 0101")
+            wait_until(lambda: get_ally(engine, first).phone == "3155550101", "phone saved")
+            page.get_by_text("Se guardaron los cambios de 1 aliado.", exact=True).wait_for()
+            assert get_ally(engine, first).version == 2
     finally:
         engine.dispose()

@@ -136,11 +136,12 @@ def _grid_options(frame: pd.DataFrame, *, editable: bool, selectable: bool) -> d
 
 @st.dialog("Eliminar aliados")
 def _confirm_delete(selected: list[tuple[int, str]]) -> None:
-    undo = "Si se equivoca, puede restaurarlo desde el Historial."
     if len(selected) == 1:
+        undo = "Si se equivoca, puede restaurarlo desde el Historial."
         st.write(f"¿Eliminar a **{md_escape(selected[0][1])}**? {undo}")
     else:
-        st.write(f"¿Eliminar los **{len(selected)}** aliados seleccionados? {undo}")
+        undo = "Si se equivoca, puede restaurarlos desde el Historial."
+        st.write(f"¿Eliminar los **{format_int(len(selected))}** aliados seleccionados? {undo}")
         st.caption(md_escape(", ".join(name for _id, name in selected[:10])) + (
             "…" if len(selected) > 10 else ""
         ))

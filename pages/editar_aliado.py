@@ -16,6 +16,7 @@ from core.allies import (
     list_allies,
     update_ally,
 )
+from core.catalogs import ORIGIN_LABELS
 from core.history import list_history
 from core.permissions import PermissionDeniedError
 from core.validation import FIELD_LABELS
@@ -150,7 +151,7 @@ if ally is None:
 version, initial = _loaded(ally)
 top, change = st.columns([4, 1])
 top.subheader(md_escape(ally.name), anchor=False)
-top.caption(f"ID {ally.id} · origen {ally.origin} · versión {version}")
+top.caption(f"ID {ally.id} · Origen: {ORIGIN_LABELS.get(ally.origin, ally.origin)}")
 if change.button("Editar otro aliado", key="editar_other"):
     st.session_state.pop(EDIT_ALLY_KEY, None)
     st.query_params.clear()

@@ -6,10 +6,10 @@ from core.history import ACTION_LABELS, RestoreError, history_users, list_histor
 from core.permissions import PermissionDeniedError
 from pages.common import (
     allowed,
+    count_text,
     current_actor,
     flash,
     format_datetime,
-    format_int,
     get_engine,
     label_for,
     md_escape,
@@ -62,7 +62,7 @@ if not entries:
     st.info("No hay cambios registrados con estos filtros.")
     st.stop()
 
-st.markdown(f"**{format_int(len(entries))} cambios**, del más reciente al más antiguo.")
+st.markdown(f"**{count_text(len(entries), 'cambio')}**, del más reciente al más antiguo.")
 show_history(entries, key="historial_table")
 
 restorable = [e for e in entries if e.restorable]

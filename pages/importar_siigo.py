@@ -17,6 +17,7 @@ from core.importer import (
     build_client,
     import_history,
     last_run,
+    last_successful_run,
     preview_import,
     rejects_csv,
 )
@@ -26,6 +27,7 @@ from core.siigo.errors import SiigoError
 from core.validation import FIELD_LABELS
 from pages.common import (
     allowed,
+    count_text,
     current_actor,
     flash,
     format_datetime,
@@ -40,6 +42,7 @@ from pages.common import (
 )
 
 PREVIEW_KEY = "_siigo_preview"
+MODE_KEY = "siigo_mode"
 EXAMPLES = 20
 MODE_LABELS = {FULL: "Importación completa", INCREMENTAL: "Solo lo cambiado (incremental)"}
 MISSING_LABELS = {
@@ -54,20 +57,28 @@ def _started_by(run) -> str:
     return run.started_by or "—"
 
 
+def run_counts(run, *, deactivated: bool = False) -> str:
+    """ "1 nuevo, 2 actualizados, 0 sin cambios, 1 rechazado": each word agrees with its number."""
+    parts = [
+        count_text(run.created, "nuevo"), count_text(run.updated, "actualizado"),
+        f"{format_int(run.unchanged)} sin cambios", count_text(run.rejected, "rechazado"),
+    ]
+    if deactivated:
+        parts.append(count_text(run.deactivated, "marcado inactivo", "marcados inactivos"))
+    return ", ".join(parts)
+
+
 def _run_line(run) -> str:
     when = f"{format_datetime(run.started_at)} · {run.mode} · {_started_by(run)}"
     if run.status == "exitosa":
-        return (
-            f"{when} · exitosa: {run.created} nuevos, {run.updated} actualizados, "
-            f"{run.unchanged} sin cambios, {run.rejected} rechazados."
-        )
+        return f"{when} · exitosa: {run_counts(run)}."
     return f"{when} · {run.status}: {run.error or 'sin detalle'}"
 
 
 def progress_text(pages: int, fetched: int, total: int, elapsed_seconds: float) -> str:
     """What the progress bar says while the terceros arrive, with the time left."""
     if total <= 0:
-        return f"Leídas {pages} página(s), {format_int(fetched)} terceros…"
+        return f"Leídos: {count_text(pages, 'página')}, {count_text(fetched, 'tercero')}…"
     per_page = fetched / pages if pages and fetched else 0
     total_pages = max(pages, math.ceil(total / per_page)) if per_page else pages
     return (
@@ -140,8 +151,9 @@ def _show_preview(preview) -> None:
     if preview.note:
         st.info(preview.note)
     st.caption(
-        f"Modo: {preview.mode}. Leídos {format_int(preview.fetched)} terceros con "
-        f"{preview.requests} petición(es) y {preview.retries} reintento(s)."
+        f"Modo: {preview.mode}. Leídos: {count_text(preview.fetched, 'tercero')}, con "
+        f"{count_text(preview.requests, 'petición', 'peticiones')} y "
+        f"{count_text(preview.retries, 'reintento')}."
     )
     cols = st.columns(6)
     cols[0].metric("Nuevos", format_int(len(preview.new)))
@@ -203,11 +215,10 @@ def _show_preview(preview) -> None:
             st.error(str(exc))
             return
         st.session_state.pop(PREVIEW_KEY, None)
+        st.session_state.pop(MODE_KEY, None)  # the next one defaults to incremental
         flash(
             "success",
-            f"Importación aplicada: {run.created} nuevos, {run.updated} actualizados, "
-            f"{run.unchanged} sin cambios, {run.rejected} rechazados, "
-            f"{run.deactivated} marcados inactivos.",
+            f"Importación aplicada: {run_counts(run, deactivated=True)}.",
         )
         flash("toast", "Importación desde Siigo terminada")
         st.rerun()
@@ -250,9 +261,11 @@ if st.button("Probar conexión", key="siigo_test", disabled=not settings.siigo_c
         st.success(f"Conexión correcta: Siigo tiene {format_int(total)} terceros.")
 
 st.divider()
+# The first import reads everything; once one has worked, only what changed is enough.
 mode = st.radio(
     "Tipo de importación", [INCREMENTAL, FULL], format_func=MODE_LABELS.get,
-    key="siigo_mode", horizontal=True,
+    index=1 if last_successful_run(engine) is None else 0,
+    key=MODE_KEY, horizontal=True,
     help="La completa lee todos los terceros y detecta los que ya no están en Siigo.",
 )
 if st.button("Importar desde Siigo", key="siigo_import", disabled=not settings.siigo_configured):

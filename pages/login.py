@@ -34,7 +34,8 @@ def _sign_in() -> None:
 
 
 def _password_form() -> None:
-    with st.form("login_form", enter_to_submit=True):
+    # No "Press Enter to submit form" hint (English, and Streamlit's own): the button submits.
+    with st.form("login_form", enter_to_submit=False):
         st.text_input("Usuario", key=USERNAME_KEY, autocomplete="username")
         st.text_input(
             "Contraseña", key=PASSWORD_KEY, type="password", autocomplete="current-password",

@@ -341,7 +341,7 @@ def test_import_page_tests_the_connection(siigo_env):
 
 def test_import_preview_then_confirm_stores_the_allies(db, siigo_env):
     at = open_page("pages/importar_siigo.py")
-    at.radio(key="siigo_mode").set_value("completa")
+    assert at.radio(key="siigo_mode").value == "completa"  # nothing imported yet
     at.button(key="siigo_import").click().run()
     assert not at.exception
     preview = at.session_state["_siigo_preview"]
@@ -350,18 +350,23 @@ def test_import_preview_then_confirm_stores_the_allies(db, siigo_env):
     assert int(metrics["Nuevos"]) + int(metrics["Rechazados"]) == 120
     assert any("Siigo gana en los campos que administra" in i for i in texts(at, "info"))
     assert count_allies(db) == 0  # a preview writes nothing
+    [read] = [c for c in texts(at, "caption") if c.startswith("Modo: completa.")]
+    assert read.startswith("Modo: completa. Leídos: 120 terceros, con ") and "(es)" not in read
 
     at.button(key="siigo_confirm").click().run()
     assert not at.exception
     assert count_allies(db) == len(preview.new)
     assert count_allies(db, AllyFilters(origin="siigo")) == len(preview.new)
     assert any(s.startswith(f"Importación aplicada: {len(preview.new)} nuevos")
-               for s in texts(at, "success"))
+               and s.endswith(", 0 marcados inactivos.") for s in texts(at, "success"))
     history = at.dataframe[-1].value
     assert list(history["Resultado"]) == ["exitosa"]
     assert "_siigo_preview" not in at.session_state
 
-    # A second run finds nothing new.
+    # After a successful import the next one defaults to incremental; a full one
+    # run again finds nothing new.
+    assert at.radio(key="siigo_mode").value == "incremental"
+    at.radio(key="siigo_mode").set_value("completa")
     at.button(key="siigo_import").click().run()
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Nuevos"] == "0" and metrics["Sin cambios"] == str(len(preview.new))
@@ -442,6 +447,12 @@ def test_login_success_signs_in_and_shows_name_and_role(db_url):
     assert texts(at, "title") == ["Panel de aliados"]
     assert any("Editor de Pruebas" in m and "Editor" in m for m in texts(at.sidebar, "markdown"))
     assert at.button(key="logout")
+
+
+def test_the_login_form_shows_no_english_enter_hint(db_url):
+    at = start()
+    [form] = [block for block in at.main.children.values() if block.type == "form"]
+    assert form.proto.form.enter_to_submit is False
 
 
 def test_login_failure_says_so_in_spanish_and_forgets_the_password(db_url):
@@ -654,6 +665,17 @@ def test_the_edit_page_shows_the_history_of_that_ally(db, seeded):
     history = at.dataframe[-1].value
     assert list(history["Acción"]) == ["Edición", "Creación"]
     assert set(history["Aliado"]) == {"Lucía Fernanda Quintero Ardila"}
+    # Spanish labels, no internal version number.
+    assert f"ID {person.id} · Origen: Manual" in texts(at, "caption")
+    assert "versión" not in everything(at)
+
+
+def test_the_history_count_agrees_in_number(db, seeded):
+    at = open_page("pages/historial.py")
+    assert "**2 cambios**, del más reciente al más antiguo." in texts(at, "markdown")
+    at.text_input(key="historial_search").input("Ñandú").run()
+    assert "**1 cambio**, del más reciente al más antiguo." in texts(at, "markdown")
+    assert [d.proto.format for d in at.date_input] == ["DD/MM/YYYY", "DD/MM/YYYY"]
 
 
 # --- no lost updates ----------------------------------------------------------------------

@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.permissions import ROLE_LABELS, can
 from pages.common import (
-    MAIN_RAN_KEY, get_settings, md_escape, refresh_session, sign_out,
+    ASKED_PAGE_KEY, MAIN_RAN_KEY, flash, get_settings, md_escape, refresh_session, sign_out,
 )
 
 st.set_page_config(page_title="Aliados", page_icon=":material/handshake:", layout="wide")
@@ -53,11 +53,17 @@ def _pages(actor) -> dict[str, list]:
     return sections
 
 
-# The address of every page (from its file name), for the signed-out aliases below.
-PAGE_PATHS = (
-    "panel", "aliados", "crear_aliado", "editar_aliado", "historial", "importar_siigo",
-    "usuarios", "configuracion",
-)
+# The address of every page (from its file name) and its title, for the signed-out
+# aliases below and for saying which page a role lacks.
+PAGE_TITLES = {
+    "panel": "Panel", "aliados": "Aliados", "crear_aliado": "Crear aliado",
+    "editar_aliado": "Editar aliado", "historial": "Historial",
+    "importar_siigo": "Importar desde Siigo", "usuarios": "Usuarios",
+    "configuracion": "Configuración",
+}
+PAGE_PATHS = tuple(PAGE_TITLES)
+# The page the last run showed.
+SHOWN_PAGE_KEY = "_shown_page"
 
 
 def _login_pages() -> list:
@@ -76,11 +82,38 @@ def _login_pages() -> list:
     ]
 
 
+def _path(page) -> str:
+    return page.url_path or "panel"  # the default page answers at the root
+
+
+def _explain_fallback(actor, sections: dict[str, list], shown: str) -> None:
+    """Say why the Panel shows when the page asked for (or open until now) is not the role's.
+
+    That happens after signing in through a bookmark of such a page, and when a
+    role changes while its page is open; Streamlit then runs the default page.
+    """
+    asked = st.session_state.pop(ASKED_PAGE_KEY, None) or st.session_state.get(SHOWN_PAGE_KEY)
+    allowed_paths = {_path(page) for pages in sections.values() for page in pages}
+    if shown == "panel" and asked and asked not in allowed_paths and asked in PAGE_TITLES:
+        role = ROLE_LABELS.get(actor.role, actor.role)
+        flash(
+            "info",
+            f"Su rol ({role}) no permite abrir «{PAGE_TITLES[asked]}»; se le mostró el Panel.",
+        )
+
+
 actor = refresh_session()
 if actor is None:
     navigation = st.navigation(_login_pages())
+    if _path(navigation) != "panel" or ASKED_PAGE_KEY not in st.session_state:
+        # The root keeps what a page run without navigation asked for (see
+        # pages.common.require_navigation).
+        st.session_state[ASKED_PAGE_KEY] = _path(navigation)
 else:
-    navigation = st.navigation(_pages(actor))
+    sections = _pages(actor)
+    navigation = st.navigation(sections)
+    _explain_fallback(actor, sections, _path(navigation))
+    st.session_state[SHOWN_PAGE_KEY] = _path(navigation)
     with st.sidebar:
         role = ROLE_LABELS.get(actor.role, actor.role)
         st.markdown(f"**{md_escape(actor.label)}**  \n{role} · usuario {md_escape(actor.username)}")

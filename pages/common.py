@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,6 +34,9 @@ FLASH_KEY = "_flash_messages"
 
 # Set by streamlit_app.py on each run, taken by the page that the run shows.
 MAIN_RAN_KEY = "_main_script_ran"
+# The address of the page asked for before signing in (streamlit_app.py says so
+# when the role does not have it).
+ASKED_PAGE_KEY = "_asked_page"
 
 
 def require_navigation(*, signed_in: bool = True) -> None:
@@ -46,6 +51,11 @@ def require_navigation(*, signed_in: bool = True) -> None:
     """
     ran_main = st.session_state.pop(MAIN_RAN_KEY, False)
     if not st.session_state.get("_navigation_ready"):
+        # Remember which page the link asked for (its file name is its address).
+        caller = inspect.currentframe().f_back
+        page_file = caller.f_globals.get("__file__") if caller else None
+        if page_file:
+            st.session_state[ASKED_PAGE_KEY] = Path(page_file).stem
         st.switch_page("streamlit_app.py")
     if not ran_main:
         refresh_session()

@@ -112,6 +112,9 @@ def test_a_lector_finds_no_way_to_edit(app):
         # A bookmark of a page the role does not have leads to the Panel after signing in.
         log_in(page, base, "lectora", path="/crear_aliado")
         page.get_by_role("heading", name="Panel de aliados").wait_for()
+        page.get_by_text(
+            "Su rol (Lector) no permite abrir «Crear aliado»; se le mostró el Panel."
+        ).wait_for()
         assert nav_titles(page) == ["Panel", "Aliados", "Historial"]
         open_page(page, base, "Aliados")
         with page.expect_download() as download:

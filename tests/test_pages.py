@@ -510,6 +510,24 @@ def test_a_role_change_takes_effect_at_once(db, db_url):
     assert "Crear aliado" not in nav_titles(at)
 
 
+def test_a_page_the_role_lost_falls_back_to_the_panel_saying_why(db, db_url):
+    # The last run showed Crear aliado to an editor; then the role became lector.
+    # AppTest reruns a page file without the main script, so the state is set on a
+    # first run; the browser test signs in through a bookmark of such a page instead.
+    set_role(db, "editor", "lector", actor=ADMIN)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["actor"] = EDITOR
+    at.session_state["_shown_page"] = "crear_aliado"
+    at.run()
+    assert not at.exception, at.exception
+    assert texts(at, "title") == ["Panel de aliados"]
+    assert "Su rol (Lector) no permite abrir «Crear aliado»; se le mostró el Panel." in texts(
+        at, "info"
+    )
+    at.run()  # said once
+    assert not any("no permite abrir" in i for i in texts(at, "info"))
+
+
 # --- what each role sees ------------------------------------------------------------------
 
 def signed_in(actor: Actor) -> AppTest:

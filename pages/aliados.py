@@ -134,20 +134,61 @@ def _grid_options(frame: pd.DataFrame, *, editable: bool, selectable: bool) -> d
     return builder.build()
 
 
+def _siigo_warning(selected: list[dict]) -> str | None:
+    """Why deleting allies that came from Siigo does not last, and what to do instead."""
+    siigo = [row for row in selected if row.get("origin") == "siigo"]
+    if not siigo:
+        return None
+    n, one = len(siigo), len(siigo) == 1
+    if len(selected) == 1:
+        who = f"«{md_escape(siigo[0]['name'])}» viene de Siigo"
+    elif n == len(selected):
+        who = f"Los {format_int(n)} vienen de Siigo"
+    else:
+        who = f"{format_int(n)} de los {format_int(len(selected))} " + (
+            "viene de Siigo" if one else "vienen de Siigo"
+        )
+    it = "lo" if one else "los"
+    return (
+        f"{who}: una próxima importación completa {it} volverá a traer, salvo que "
+        f"{it} elimine o {it} inactive también en Siigo. Si solo dejó de trabajar con "
+        f"{'ese tercero' if one else 'esos terceros'}, mejor márque{it} como "
+        f"inactivo{'' if one else 's'} en lugar de eliminar{it}."
+    )
+
+
+def _deactivate(selected: list[dict]) -> None:
+    """Mark the selected allies inactive (the grid's own save, with their versions)."""
+    active = [row for row in selected if row.get("status") != "inactivo"]
+    edited = [{**row, "status": "inactivo"} for row in active]
+    result = save_grid_edits(get_engine(), active, edited, actor=current_actor())
+    if result.saved:
+        verb = "Se marcó" if len(result.saved) == 1 else "Se marcaron"
+        flash("success", f"{verb} {count_text(len(result.saved), 'aliado')} como inactivo"
+              f"{'' if len(result.saved) == 1 else 's'}.")
+    elif not result.refused:
+        flash("info", "Los aliados seleccionados ya estaban inactivos.")
+    for message in result.refused:
+        flash("error", f"No se guardó: {message}")
+
+
 @st.dialog("Eliminar aliados")
-def _confirm_delete(selected: list[tuple[int, str]]) -> None:
+def _confirm_delete(selected: list[dict]) -> None:
     if len(selected) == 1:
         undo = "Si se equivoca, puede restaurarlo desde el Historial."
-        st.write(f"¿Eliminar a **{md_escape(selected[0][1])}**? {undo}")
+        st.write(f"¿Eliminar a **{md_escape(selected[0]['name'])}**? {undo}")
     else:
         undo = "Si se equivoca, puede restaurarlos desde el Historial."
         st.write(f"¿Eliminar los **{format_int(len(selected))}** aliados seleccionados? {undo}")
-        st.caption(md_escape(", ".join(name for _id, name in selected[:10])) + (
+        st.caption(md_escape(", ".join(row["name"] for row in selected[:10])) + (
             "…" if len(selected) > 10 else ""
         ))
-    c1, c2 = st.columns(2)
+    warning = _siigo_warning(selected)
+    if warning:
+        st.warning(warning, icon=":material/sync:")
+    c1, c2, c3 = st.columns(3)
     if c1.button("Sí, eliminar", type="primary", key="aliados_delete_confirm"):
-        ids = [ally_id for ally_id, _name in selected]
+        ids = [row["id"] for row in selected]
         try:
             deleted = delete_allies(get_engine(), ids, actor=current_actor())
         except PermissionDeniedError as exc:
@@ -157,7 +198,14 @@ def _confirm_delete(selected: list[tuple[int, str]]) -> None:
             flash("success", f"{verb} {count_text(deleted, 'aliado')}.")
         _bump_grid()
         st.rerun()
-    if c2.button("Cancelar", key="aliados_delete_cancel"):
+    if warning and allowed("edit") and c2.button(
+        "Marcar como inactivos" if len(selected) > 1 else "Marcar como inactivo",
+        key="aliados_delete_deactivate",
+    ):
+        _deactivate(selected)
+        _bump_grid()
+        st.rerun()
+    if c3.button("Cancelar", key="aliados_delete_cancel"):
         st.rerun()
 
 
@@ -297,7 +345,8 @@ if can_edit and c1.button(
 if can_delete and c2.button(
     "Eliminar", key="aliados_delete", disabled=not chosen, help="Seleccione una o varias filas.",
 ):
-    _confirm_delete(chosen)
+    by_id = {row["id"]: row for row in rows}
+    _confirm_delete([by_id[ally_id] for ally_id, _name in chosen if ally_id in by_id])
 c3.download_button(
     "Descargar Excel", data=lambda: export_xlsx(engine, filters, ids=grid_ids),
     file_name=export_filename("xlsx", filters), on_click="ignore", key="aliados_xlsx",

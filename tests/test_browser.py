@@ -143,11 +143,26 @@ def test_import_then_edit_phone_and_name_in_the_grid(tmp_path, sandbox):
             log_in(page, base, "editor", path="/aliados")
             page.get_by_role("heading", name="Aliados", exact=True).wait_for()
             grid = current_grid(page, 0)
+
+            # An ally from Siigo: the dialog warns that a full import brings it back
+            # and offers to mark it inactive instead.
+            kept = row_id(grid, 3)
+            cell(grid, 3, "ag-Grid-SelectionColumn").locator("input").click()
+            page.get_by_role("button", name="Eliminar", exact=True).click()
+            page.get_by_text("viene de Siigo: una próxima importación completa lo volverá",
+                             exact=False).wait_for()
+            page.get_by_role("button", name="Marcar como inactivo", exact=True).click()
+            page.get_by_text("Se marcó 1 aliado como inactivo.").wait_for()
+            assert get_ally(engine, kept).status == "inactivo"
+
+            grid = current_grid(page, 1)
             doomed = [row_id(grid, 0), row_id(grid, 1)]
             for index in (0, 1):
                 cell(grid, index, "ag-Grid-SelectionColumn").locator("input").click()
             page.get_by_role("button", name="Eliminar", exact=True).click()
             page.get_by_text("¿Eliminar los 2 aliados seleccionados?").wait_for()
+            page.get_by_text("puede restaurarlos desde el Historial", exact=False).wait_for()
+            page.get_by_text("Los 2 vienen de Siigo", exact=False).wait_for()
             page.get_by_role("button", name="Sí, eliminar").click()
             page.get_by_text("Se eliminaron 2 aliados.").wait_for()
             assert all(not exists(engine, ally_id) for ally_id in doomed)

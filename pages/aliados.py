@@ -63,6 +63,10 @@ GRID_LOCALE = {
 }
 
 
+# Narrowest width of each grid column, in pixels (the others get 110).
+MIN_WIDTHS = {"id": 80, "name": 260, "document": 140, "email": 170, "status": 100}
+
+
 def _bump_grid() -> None:
     st.session_state[GRID_VERSION_KEY] = st.session_state.get(GRID_VERSION_KEY, 0) + 1
 
@@ -111,8 +115,20 @@ def _grid_options(frame: pd.DataFrame, *, editable: bool, selectable: bool) -> d
         filter=True, sortable=True, resizable=True, editable=False,
     )
     for field, header in VIEW_COLUMNS.items():
-        builder.configure_column(field, header, editable=editable and field in GRID_EDITABLE)
-    builder.configure_column("id", "ID", width=80, maxWidth=100, filter="agNumberColumnFilter")
+        # fitGridWidth shares the width out but never below these, so headers and most
+        # names read whole; a narrow window scrolls sideways instead of cutting them.
+        builder.configure_column(
+            field, header, editable=editable and field in GRID_EDITABLE,
+            minWidth=MIN_WIDTHS.get(field, 110),
+        )
+    builder.configure_column(
+        "id", "ID", width=90, minWidth=MIN_WIDTHS["id"], maxWidth=120,
+        filter="agNumberColumnFilter",
+    )
+    builder.configure_column(
+        "name", VIEW_COLUMNS["name"], editable=editable and "name" in GRID_EDITABLE,
+        minWidth=MIN_WIDTHS["name"], flex=2,
+    )
     for field, labels in (("ally_type", ALLY_TYPE_LABELS), ("status", STATUS_LABELS)):
         # refData shows the Spanish label while the cell keeps the stored code.
         builder.configure_column(
@@ -126,10 +142,17 @@ def _grid_options(frame: pd.DataFrame, *, editable: bool, selectable: bool) -> d
                 "mode": "multiRow", "checkboxes": True, "headerCheckbox": True,
                 "enableClickSelection": False,
             },
+            # The checkbox column needs no filter or sort of its own.
+            selectionColumnDef={
+                "filter": False, "sortable": False, "resizable": False, "width": 50,
+                "minWidth": 50, "maxWidth": 50, "suppressHeaderMenuButton": True,
+            },
         )
     builder.configure_grid_options(
         pagination=True, paginationPageSize=50, paginationPageSizeSelector=[25, 50, 100, 500],
         stopEditingWhenCellsLoseFocus=True, singleClickEdit=False, localeText=GRID_LOCALE,
+        # Sorting compares with the locale: "álvaro" sits by "Alvaro", not after "Zapata".
+        accentedSort=True,
     )
     return builder.build()
 

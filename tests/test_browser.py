@@ -170,11 +170,18 @@ def test_import_then_edit_phone_and_name_in_the_grid(tmp_path, sandbox):
         engine.dispose()
 
 
-# Invented people in three cities: (city code, surname).
+# Invented people in three cities: (city code, first name, surname), with accents and
+# lower-case initials so the grid's sort has to ignore both.
 PEOPLE = (
-    ("76001", "Quintero"), ("11001", "Ardila"), ("76001", "Zapata"), ("05001", "Restrepo"),
-    ("76001", "Mosquera"), ("11001", "Londoño"),
+    ("76001", "Óscar", "Quintero"), ("11001", "Ángela", "Ardila"),
+    ("76001", "álvaro", "Zapata"), ("05001", "zoila", "Restrepo"),
+    ("76001", "Beatriz", "Mosquera"), ("11001", "carlos", "Londoño"),
 )
+# Sorted by name as a person reads it (case and accents aside).
+BY_NAME = [
+    "álvaro Zapata", "Ángela Ardila", "Beatriz Mosquera", "carlos Londoño",
+    "Óscar Quintero", "zoila Restrepo",
+]
 
 
 def csv_ids(download) -> list[int]:
@@ -182,7 +189,26 @@ def csv_ids(download) -> list[int]:
         return [int(row["ID"]) for row in csv.DictReader(io.StringIO(handle.read()))]
 
 
-def test_a_column_filter_in_the_grid_narrows_the_count_and_the_download(tmp_path):
+def shown_column(grid, column: str) -> list[str]:
+    """The cells of ``column`` from top to bottom, read in one go.
+
+    Rows are positioned, not ordered, in the DOM, and a row a filter hides stays
+    there (with its old row-index) until AG Grid's animation ends.
+    """
+    cells = grid.locator(".ag-center-cols-container .ag-row").evaluate_all(
+        """(rows, column) => rows.map(row => [
+            Number(row.getAttribute('row-index')),
+            row.querySelector(`.ag-cell[col-id='${column}']`)?.innerText ?? '',
+        ])""",
+        column,
+    )
+    indexes = [index for index, _text in cells]
+    if len(set(indexes)) != len(indexes):
+        return []  # some rows are still leaving
+    return [text for _index, text in sorted(cells)]
+
+
+def test_the_grid_sorts_and_filters_and_the_download_follows_it(tmp_path):
     url = f"sqlite:///{tmp_path / 'grid_filter.sqlite'}"
     create_accounts(url)
     engine = make_engine(url)
@@ -190,18 +216,24 @@ def test_a_column_filter_in_the_grid_narrows_the_count_and_the_download(tmp_path
     allies = [
         create_ally(engine, {
             "ally_type": "cliente", "person_type": "natural", "id_type": "13",
-            "identification": str(1020304050 + n), "first_names": "Ana María",
+            "identification": str(1020304050 + n), "first_names": first,
             "last_names": surname, "city_code": city,
         }, actor=editor)
-        for n, (city, surname) in enumerate(PEOPLE)
+        for n, (city, first, surname) in enumerate(PEOPLE)
     ]
-    in_cali = {a.id for a in allies if a.city_code == "76001"}
+    ids_by_name = {a.name: a.id for a in allies}
+    in_cali = [ids_by_name[name] for name in BY_NAME
+               if next(a for a in allies if a.name == name).city_code == "76001"]
     try:
         with running_app(url, {}) as base, browser_page() as page:
             log_in(page, base, "editor")
             open_page(page, base, "Aliados")
             page.get_by_text("6 aliados", exact=True).wait_for()
             grid = current_grid(page, 0)
+
+            # Sorting by name ignores case and accents (accentedSort).
+            grid.locator(".ag-header-cell[col-id='name'] .ag-header-cell-label").click()
+            wait_until(lambda: shown_column(grid, "name") == BY_NAME, "sorted by name")
 
             # AG Grid's own filter on the city column: "contains Cali".
             grid.locator(
@@ -210,14 +242,13 @@ def test_a_column_filter_in_the_grid_narrows_the_count_and_the_download(tmp_path
             grid.locator(".ag-filter input[type='text']").first.fill("Cali")
             page.get_by_text("3 de 6 aliados con el filtro de la tabla").wait_for()
             # Rows the filter hides leave the DOM once AG Grid's row animation ends.
-            rows = grid.locator(".ag-center-cols-container .ag-row")
-            wait_until(lambda: rows.count() == len(in_cali), "the hidden rows gone")
-            ids = grid.locator(".ag-center-cols-container .ag-cell[col-id='id']")
-            assert {int(text) for text in ids.all_inner_texts()} == in_cali
+            wait_until(lambda: len(shown_column(grid, "id")) == len(in_cali), "rows hidden")
+            assert [int(text) for text in shown_column(grid, "id")] == in_cali
 
+            # The download holds exactly the rows shown, in the order shown.
             with page.expect_download() as download:
                 page.get_by_role("button", name="Descargar CSV").click()
-            assert sorted(csv_ids(download.value)) == sorted(in_cali)
+            assert csv_ids(download.value) == in_cali
 
             # An edit in the filtered grid is saved once, with the singular message.
             first = row_id(grid, 0)

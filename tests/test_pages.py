@@ -579,6 +579,10 @@ def test_an_editor_gets_an_editable_grid(seeded):
     at = open_page("pages/aliados.py", actor=EDITOR)
     editable = {c["field"] for c in grid_options(at)["columnDefs"] if c.get("editable")}
     assert editable == {"name", "ally_type", "phone", "email", "status"}
+    options = grid_options(at)
+    assert options["accentedSort"] is True
+    [name] = [c for c in options["columnDefs"] if c["field"] == "name"]
+    assert name["minWidth"] >= 260 and name["headerName"] == "Nombre / razón social"
     assert at.button(key="aliados_edit") and at.button(key="aliados_delete")
 
 

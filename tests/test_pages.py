@@ -327,6 +327,23 @@ def siigo_env(db_url, sandbox, monkeypatch):
     return sandbox
 
 
+def test_settings_page_gives_the_sandbox_commands_and_credentials(db_url, monkeypatch):
+    at = open_page("pages/configuracion.py", actor=ADMIN)
+    codes = texts(at, "code")
+    assert "python -m core sandbox --port 8765" in codes
+    [env] = [c for c in codes if "SIIGO_BASE_URL" in c]
+    for line in ("SIIGO_BASE_URL=http://127.0.0.1:8765", "SIIGO_USERNAME=sandbox@example.com",
+                 "SIIGO_ACCESS_KEY=sandbox-key"):
+        assert line in env
+    assert "AliadosDashboard" in everything(at)
+    assert not any("ya apunta" in i for i in texts(at, "info"))
+
+    monkeypatch.setenv("SIIGO_BASE_URL", "http://127.0.0.1:8765")
+    at = open_page("pages/configuracion.py", actor=ADMIN)
+    assert any(i.startswith("SIIGO_BASE_URL ya apunta a http://127.0.0.1:8765")
+               for i in texts(at, "info"))
+
+
 def test_import_page_without_settings_says_what_is_missing(db_url):
     at = open_page("pages/importar_siigo.py")
     assert "no está configurada" in at.warning[0].value

@@ -63,6 +63,11 @@ GRID_LOCALE = {
 }
 
 
+# How a quick edit of an ally from Siigo meets the next import (core.importer).
+SIIGO_EDIT_NOTE = (
+    "Los cambios a aliados de Siigo se conservan hasta que el tercero cambie en Siigo; "
+    "entonces se aplica lo de Siigo (vea Importar)."
+)
 # Narrowest width of each grid column, in pixels (the others get 110).
 MIN_WIDTHS = {"id": 80, "name": 260, "document": 140, "email": 170, "status": 100}
 
@@ -319,6 +324,8 @@ if total > len(rows):
 frame = pd.DataFrame(rows, columns=list(VIEW_COLUMNS))
 if can_edit:
     st.caption("Doble clic en nombre, tipo, teléfono, correo o estado para editar; Enter guarda.")
+    if any(row["origin"] == "siigo" for row in rows):
+        st.caption(SIIGO_EDIT_NOTE)
 else:
     st.caption("Su rol permite consultar y descargar los aliados, no modificarlos.")
 grid = AgGrid(

@@ -158,8 +158,9 @@ if change.button("Editar otro aliado", key="editar_other"):
     st.rerun()
 if ally.origin == "siigo":
     st.info(
-        "Este aliado viene de Siigo: la próxima importación volverá a poner los datos que "
-        "administra Siigo. Las notas se conservan."
+        "Este aliado viene de Siigo: lo que cambie aquí se conserva hasta que el tercero "
+        "cambie en Siigo; entonces se aplica lo de Siigo en los datos que Siigo administra. "
+        "Las notas se conservan siempre."
     )
 
 stale = st.session_state.get(STALE_KEY, {}).get(ally.id)

@@ -100,6 +100,10 @@ def test_import_then_edit_phone_and_name_in_the_grid(tmp_path, sandbox):
             import_from_sandbox(page, base)
 
             open_page(page, base, "Aliados")
+            page.get_by_text(
+                "Los cambios a aliados de Siigo se conservan hasta que el tercero cambie en "
+                "Siigo; entonces se aplica lo de Siigo (vea Importar)."
+            ).wait_for()
             grid = current_grid(page, 0)
             assert grid.locator(".ag-center-cols-container .ag-row").count() > 1
 

@@ -601,6 +601,7 @@ def test_an_editor_gets_an_editable_grid(seeded):
     [name] = [c for c in options["columnDefs"] if c["field"] == "name"]
     assert name["minWidth"] >= 260 and name["headerName"] == "Nombre / razón social"
     assert at.button(key="aliados_edit") and at.button(key="aliados_delete")
+    assert "aliados de Siigo" not in everything(at)  # the seeded allies were typed in
 
 
 def test_an_empty_panel_offers_no_links_a_lector_cannot_follow(db_url):

@@ -19,7 +19,7 @@ from core.allies import LABELS as VALUE_LABELS
 from core.catalogs import PERSON_TYPE_LABELS
 from core.db import make_engine
 from core.permissions import Actor, PermissionDeniedError, can
-from core.settings import Settings, load_settings
+from core.settings import Settings, SettingsError, load_settings
 from core.validation import FIELD_LABELS
 
 # Session-state key holding the signed-in Actor.
@@ -123,8 +123,12 @@ def require_permission(action: str) -> None:
 
 
 def get_settings() -> Settings:
-    """Fresh settings on every run: they are cheap and may change between runs."""
-    return load_settings()
+    """Fresh settings on every run; a wrong one stops the page with core's Spanish reason."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        st.error(f"{exc} Corríjalo y recargue la página.")
+        st.stop()
 
 
 @st.cache_resource(show_spinner=False)

@@ -789,3 +789,11 @@ def test_with_the_identity_provider_the_login_page_offers_its_button(db_url, mon
     assert at.button(key="login_oidc").label == "Iniciar sesión"
     with pytest.raises(KeyError):
         at.text_input(key="login_password")
+
+
+def test_a_wrong_setting_shows_its_spanish_reason_not_a_traceback(monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'ajustes.sqlite'}")
+    monkeypatch.setenv("SESSION_IDLE_MINUTES", "treinta")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert any("SESSION_IDLE_MINUTES" in e.value for e in at.error)

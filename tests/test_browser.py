@@ -8,6 +8,7 @@ import shutil
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from core.allies import AllyNotFoundError, create_ally, get_ally
 from core.db import make_engine
@@ -114,7 +115,7 @@ def test_import_then_edit_phone_and_name_in_the_grid(tmp_path, sandbox):
 
             # The grid reloads from the database and shows the stored (normalised) value.
             grid = current_grid(page, 1)
-            assert cell(grid, 0, "phone").inner_text() == "3209876543"
+            expect(cell(grid, 0, "phone")).to_have_text("3209876543")
 
             # An invalid e-mail is refused with the Spanish reason; the stored one stays.
             other = row_id(grid, 2)
@@ -124,7 +125,7 @@ def test_import_then_edit_phone_and_name_in_the_grid(tmp_path, sandbox):
             assert get_ally(engine, other).email == before
             grid = current_grid(page, 2)
             assert row_id(grid, 2) == other
-            assert cell(grid, 2, "email").inner_text() == (before or "")
+            expect(cell(grid, 2, "email")).to_have_text(before or "")
 
             # A name typed in the grid is saved too.
             second = row_id(grid, 1)

@@ -9,6 +9,7 @@ import re
 import shutil
 
 import pytest
+from playwright.sync_api import expect
 
 from core.allies import create_ally, get_ally
 from core.db import make_engine
@@ -101,8 +102,9 @@ def test_two_editors_on_one_ally_the_second_save_is_refused_naming_the_first(app
         # Recargar shows the first person's change and drops the draft.
         second.get_by_role("button", name="Recargar").click()
         second.get_by_text("Se recargó el aliado", exact=False).wait_for()
-        assert field(second, "Teléfono").input_value() == "3209876543"
-        assert field(second, "Correo").input_value() == COMPANY["email"]
+        # The inputs may repaint a moment after the message: expect() waits for them.
+        expect(field(second, "Teléfono")).to_have_value("3209876543")
+        expect(field(second, "Correo")).to_have_value(COMPANY["email"])
 
 
 def test_a_lector_finds_no_way_to_edit(app):
@@ -165,7 +167,7 @@ def test_html_in_a_name_shows_as_plain_text_everywhere(app):
 
         choose_ally_to_edit(page, base, HOSTILE_NAME)
         page.get_by_role("heading", name=HOSTILE_NAME, exact=True).wait_for()
-        assert field(page, "Razón social").input_value() == HOSTILE_NAME
+        expect(field(page, "Razón social")).to_have_value(HOSTILE_NAME)
 
         open_page(page, base, "Historial")
         page.get_by_text("cambios", exact=False).first.wait_for()

@@ -385,7 +385,8 @@ def view_rows(
         Ally.check_digit, Ally.phone, Ally.email, Ally.city_name, Ally.status, Ally.origin,
         Ally.version,
     )
-    stmt = apply_filters(select(*columns), filters or AllyFilters()).order_by(Ally.sort_name, Ally.id)
+    stmt = apply_filters(select(*columns), filters or AllyFilters())
+    stmt = stmt.order_by(Ally.sort_name, Ally.id)
     if limit is not None:
         stmt = stmt.limit(limit)
     with reading(engine) as session:

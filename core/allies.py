@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from core.db import reading, transaction, utcnow
 from core.history import HistoryEntry, ally_snapshot, changes_after, record
 from core.models import Ally
 from core.permissions import Actor, require
+from core.text import fold
 from core.validation import FIELD_LABELS, AllyValidationError, validate_ally
 
 # Fields a person types in; the rest are derived or owned by the import.
@@ -89,16 +89,6 @@ class AllyFilters:
 
     def is_empty(self) -> bool:
         return not any((self.search, self.ally_type, self.status, self.city_code, self.origin))
-
-
-def fold(text: str | None) -> str:
-    """Lower-case text without accents, for searching ("Bogotá" ~ "bogota")."""
-    if not text:
-        return ""
-    if text.isascii():
-        return text.lower()
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def search_text_for(values: Mapping[str, Any]) -> str:
@@ -194,13 +184,18 @@ def _split_person_name(ally: Ally, new_name: str) -> tuple[str, str]:
     Keeps the stored surnames (or names) when the new text still ends (or
     starts) with them; otherwise the first half of the words are the names.
     """
-    words = new_name.split()
     if ally.last_names and new_name.endswith(" " + ally.last_names):
         return new_name[: -len(ally.last_names)].strip(), ally.last_names
     if ally.first_names and new_name.startswith(ally.first_names + " "):
         return ally.first_names, new_name[len(ally.first_names):].strip()
+    return split_full_name(new_name)
+
+
+def split_full_name(full: str) -> tuple[str, str]:
+    """Names and surnames from one string: the first half of the words are the names."""
+    words = full.split()
     if len(words) < 2:
-        return new_name, ""
+        return full, ""
     cut = len(words) // 2
     return " ".join(words[:cut]), " ".join(words[cut:])
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import csv
-import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+from core.text import fold
 
 CITIES_CSV = Path(__file__).resolve().parent / "data" / "siigo_cities.csv"
 
@@ -85,8 +86,7 @@ def colombian_cities() -> dict[str, City]:
 
 
 def _folded(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+    return " ".join(fold(text).split())
 
 
 def resolve_city(text: str) -> City:

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 
-from core.allies import derived_values
+from core.allies import derived_values, split_full_name
 from core.db import reading, transaction, utcnow
 from core.history import audit_row, record_many
 from core.locks import import_lock
@@ -106,10 +106,6 @@ class ImportPreview:
     note: str | None = None
     kept_local: int = 0  # of ``unchanged``: edited here while Siigo did not change them
 
-    @property
-    def has_changes(self) -> bool:
-        return bool(self.new or self.changed or self.missing)
-
 
 def build_client(settings: Settings) -> SiigoClient:
     """The Siigo client for these settings; SiigoConfigError names what is missing."""
@@ -138,14 +134,6 @@ def build_client(settings: Settings) -> SiigoClient:
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
-
-
-def _split_words(full: str) -> tuple[str, str]:
-    words = full.split()
-    if len(words) < 2:
-        return full, ""
-    cut = len(words) // 2
-    return " ".join(words[:cut]), " ".join(words[cut:])
 
 
 def _phone(record: Mapping[str, Any]) -> tuple[str, str]:
@@ -184,7 +172,7 @@ def siigo_to_ally_data(record: Mapping[str, Any]) -> dict[str, Any]:
         if len(names) >= 2:
             first, last = names[0], " ".join(names[1:])
         elif names:
-            first, last = _split_words(names[0])
+            first, last = split_full_name(names[0])
     else:
         business = " ".join(names)
     address = record.get("address") if isinstance(record.get("address"), Mapping) else {}
@@ -290,8 +278,8 @@ _NEW_ROW = {
 }
 
 _STATE_COLUMNS = (Ally.id, Ally.siigo_id, Ally.id_type, Ally.identification,
-                  Ally.branch_office, Ally.siigo_fingerprint, Ally.updated_at,
-                  Ally.last_synced_at, *(getattr(Ally, f) for f in SIIGO_FIELDS))
+                  Ally.branch_office, Ally.siigo_fingerprint,
+                  *(getattr(Ally, f) for f in SIIGO_FIELDS))
 
 
 @dataclass
